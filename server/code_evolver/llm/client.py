@@ -1,0 +1,400 @@
+"""OllamaClient: sends each role's requests to its endpoints in turn and fails over."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..cancel import Cancelled, CancelToken
+from ..config import ConfigManager, Endpoint, RoleSettings
+from . import protocol
+from .errors import (
+    AllEndpointsFailed,
+    HTTPStatusError,
+    LLMError,
+    OutputTooLarge,
+    StreamError,
+)
+from .pool import EndpointStatus, HealthRegistry, RolePool
+from .transport import StreamLimits, Transport, reraise_unexpected
+
+log = logging.getLogger("code_evolver.llm")
+
+DEFAULT_ROLE = "default"
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A finished reply and where it came from."""
+
+    text: str
+    model: str
+    role: str
+    endpoint: str
+    attempts: int
+    seconds: float
+    failures: tuple[LLMError, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoleStatus:
+    role: str
+    model: str
+    strategy: str
+    requests: int
+    endpoints: tuple[EndpointStatus, ...]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What `/api/tags` said about one endpoint."""
+
+    url: str
+    ok: bool
+    models: tuple[str, ...]
+    error: str | None
+    seconds: float
+
+
+# Called with a short step description whenever the client starts on an endpoint.
+StepCallback = Callable[[str], None]
+
+
+class OllamaClient:
+    """Round-robin (or least-busy) client over each role's Ollama endpoints."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        config_manager: ConfigManager | None = None,
+        *,
+        transport: Transport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config_manager or ConfigManager.defaults()
+        settings = self.config.settings
+        self.base_url = (base_url or settings.base_url).rstrip("/")
+        self.registry = HealthRegistry(settings.cooldown, clock)
+        self.transport = transport or Transport()
+        self._pools: dict[str, RolePool] = {}
+        self._lock = threading.Lock()
+        for name, role in settings.roles.items():
+            self._pools[name] = RolePool(role, self.registry)
+        default_role = replace(
+            settings.roles["generator"],
+            role=DEFAULT_ROLE,
+            model="codellama",
+            endpoints=(Endpoint(self.base_url),),
+        )
+        self._pools[DEFAULT_ROLE] = RolePool(default_role, self.registry)
+
+    # ------------------------------------------------------------ public API
+
+    @property
+    def endpoint_counters(self) -> dict[str, int]:
+        """Requests started per role, e.g. {"generator": 6} (a copy)."""
+        with self._lock:
+            return {
+                name: pool.request_count for name, pool in self._pools.items() if pool.request_count
+            }
+
+    def role_settings(self, role: str) -> RoleSettings:
+        return self._pool(role).settings
+
+    def generate(
+        self,
+        model: str | None = None,
+        prompt: str = "",
+        *,
+        model_key: str | None = None,
+        system: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        on_text: Callable[[str], None] | None = None,
+        on_step: StepCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> str:
+        """Generate text for `prompt`; returns the whole reply."""
+        return self.generate_full(
+            model,
+            prompt,
+            model_key=model_key,
+            system=system,
+            options=options,
+            on_text=on_text,
+            on_step=on_step,
+            cancel=cancel,
+        ).text
+
+    def generate_full(
+        self,
+        model: str | None = None,
+        prompt: str = "",
+        *,
+        model_key: str | None = None,
+        system: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        on_text: Callable[[str], None] | None = None,
+        on_step: StepCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Generation:
+        pool = self._pool(model_key)
+        role = pool.settings
+        model_name = model or role.model
+
+        def payload(_: Endpoint) -> dict[str, Any]:
+            return protocol.generate_payload(
+                model_name,
+                prompt,
+                system=system,
+                options=self._options(role, options),
+                keep_alive=role.keep_alive,
+            )
+
+        return self._request(pool, model_name, "/api/generate", payload, on_text, on_step, cancel)
+
+    def chat(
+        self,
+        model: str | None = None,
+        messages: Sequence[Mapping[str, str]] = (),
+        *,
+        model_key: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        on_text: Callable[[str], None] | None = None,
+        on_step: StepCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> str:
+        """Chat completion over `messages` ([{"role": ..., "content": ...}]); returns the reply."""
+        return self.chat_full(
+            model,
+            messages,
+            model_key=model_key,
+            options=options,
+            on_text=on_text,
+            on_step=on_step,
+            cancel=cancel,
+        ).text
+
+    def chat_full(
+        self,
+        model: str | None = None,
+        messages: Sequence[Mapping[str, str]] = (),
+        *,
+        model_key: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        on_text: Callable[[str], None] | None = None,
+        on_step: StepCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Generation:
+        pool = self._pool(model_key)
+        role = pool.settings
+        model_name = model or role.model
+
+        def payload(_: Endpoint) -> dict[str, Any]:
+            return protocol.chat_payload(
+                model_name,
+                messages,
+                options=self._options(role, options),
+                keep_alive=role.keep_alive,
+            )
+
+        return self._request(pool, model_name, "/api/chat", payload, on_text, on_step, cancel)
+
+    def status(self) -> list[RoleStatus]:
+        """Every role with the health of each of its endpoints."""
+        out = []
+        for name, pool in self._pools.items():
+            if name == DEFAULT_ROLE:
+                continue
+            role = pool.settings
+            out.append(
+                RoleStatus(
+                    name,
+                    role.model,
+                    role.strategy,
+                    pool.request_count,
+                    tuple(self.registry.status(e.url, role.model) for e in role.endpoints),
+                )
+            )
+        return out
+
+    def health_summary(self) -> tuple[int, int]:
+        """(usable endpoints, all endpoints) over every distinct URL of the active roles."""
+        urls: dict[str, str] = {}
+        for name, pool in self._pools.items():
+            if name in (DEFAULT_ROLE, "escalation"):
+                continue
+            for endpoint in pool.settings.endpoints:
+                urls.setdefault(endpoint.url, pool.settings.model)
+        healthy = sum(1 for url in urls if self.registry.usable(url, None))
+        return healthy, len(urls)
+
+    def add_health_listener(self, listener: Callable[[], None]) -> None:
+        self.registry.add_listener(listener)
+
+    def probe(self, endpoint: Endpoint | str, timeout: float = 5.0) -> ProbeResult:
+        """Ask `/api/tags` which models an endpoint has; never runs a completion."""
+        if isinstance(endpoint, str):
+            endpoint = Endpoint(endpoint)
+        started = time.monotonic()
+        try:
+            data = self.transport.get_json(
+                endpoint.url, "/api/tags", timeout=timeout, headers=endpoint.headers()
+            )
+            names = tuple(protocol.tag_names(data))
+        except LLMError as exc:
+            return ProbeResult(endpoint.url, False, (), exc.detail, time.monotonic() - started)
+        return ProbeResult(endpoint.url, True, names, None, time.monotonic() - started)
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> OllamaClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ routing and failover
+
+    def _pool(self, role: str | None) -> RolePool:
+        try:
+            return self._pools[role or DEFAULT_ROLE]
+        except KeyError:
+            known = ", ".join(n for n in self._pools if n != DEFAULT_ROLE)
+            raise ValueError(f"unknown model_key {role!r}; known roles: {known}") from None
+
+    def _options(self, role: RoleSettings, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+        merged = dict(role.options)
+        if extra:
+            merged.update(extra)
+        return merged
+
+    def _request(
+        self,
+        pool: RolePool,
+        model: str,
+        path: str,
+        payload: Callable[[Endpoint], dict[str, Any]],
+        on_text: Callable[[str], None] | None,
+        on_step: StepCallback | None,
+        cancel: CancelToken | None,
+    ) -> Generation:
+        role = pool.settings
+        failures: list[LLMError] = []
+        started = time.monotonic()
+        plan = pool.plan(model)
+        for attempt, endpoint in enumerate(plan, start=1):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            log.info(
+                "Generating with model '%s' at %s... (role %s, attempt %d/%d)",
+                model,
+                endpoint.url,
+                role.role,
+                attempt,
+                len(plan),
+            )
+            if on_step is not None:
+                on_step(f"Generating with {model} at {endpoint.url}")
+            try:
+                text, seconds = self._send(
+                    endpoint, role, model, path, payload(endpoint), on_text, cancel
+                )
+            except Cancelled:
+                log.info("Request to %s cancelled; connection closed", endpoint.url)
+                raise
+            except LLMError as error:
+                failures.append(error)
+                cooldown = self.registry.record_failure(endpoint.url, error, model)
+                if not error.retryable:
+                    log.warning(
+                        "Endpoint %s rejected the request for role %s: %s (not retried elsewhere)",
+                        endpoint.url,
+                        role.role,
+                        error.detail,
+                    )
+                    break
+                nxt = plan[attempt].url if attempt < len(plan) else None
+                log.warning(
+                    "Endpoint %s failed for role %s: %s; cooling down %.0f s%s",
+                    endpoint.url,
+                    role.role,
+                    error.detail,
+                    cooldown,
+                    f"; trying {nxt} next" if nxt else "",
+                )
+                continue
+            self.registry.record_success(endpoint.url, seconds)
+            log.info(
+                "Generated %d characters from %s (attempt %d, %.2f s)",
+                len(text),
+                endpoint.url,
+                attempt,
+                seconds,
+            )
+            return Generation(
+                text,
+                model,
+                role.role,
+                endpoint.url,
+                attempt,
+                time.monotonic() - started,
+                tuple(failures),
+            )
+        error = AllEndpointsFailed(role.role, model, failures)
+        log.error("%s", error)
+        raise error
+
+    def _send(
+        self,
+        endpoint: Endpoint,
+        role: RoleSettings,
+        model: str,
+        path: str,
+        body: dict[str, Any],
+        on_text: Callable[[str], None] | None,
+        cancel: CancelToken | None,
+    ) -> tuple[str, float]:
+        limits = StreamLimits(role.timeouts, self.config.settings.max_output_chars * 4)
+        started = time.monotonic()
+        pieces: list[str] = []
+        size = 0
+        max_chars = self.config.settings.max_output_chars
+        url = endpoint.url
+        with self.registry.track(url):
+            try:
+                lines = self.transport.stream_lines(
+                    url,
+                    path,
+                    body,
+                    headers=endpoint.headers(),
+                    limits=limits,
+                    cancel=cancel,
+                    line_parser=lambda raw: protocol.parse_line(raw, url),
+                )
+                for chunk in lines:
+                    if chunk.text:
+                        pieces.append(chunk.text)
+                        size += len(chunk.text)
+                        if size > max_chars:
+                            raise OutputTooLarge(
+                                f"the reply passed {max_chars} characters (max_output_chars)",
+                                endpoint=url,
+                            )
+                        if on_text is not None:
+                            on_text(chunk.text)
+                    if chunk.done:
+                        return "".join(pieces), time.monotonic() - started
+            except HTTPStatusError as error:
+                raise protocol.classify_status(error, model) from None
+            except (LLMError, Cancelled):
+                raise
+            except Exception as exc:  # a transport surprise must still fail over, not crash
+                raise reraise_unexpected(exc, url) from exc
+        raise StreamError(
+            "the stream ended before the reply was complete (no done line)", endpoint=url
+        )

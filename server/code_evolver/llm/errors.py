@@ -1,0 +1,118 @@
+"""The ways a model request can fail, each naming the endpoint and whether another may succeed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+FIX_HINT = (
+    "Check that Ollama is running there (`ollama serve`), that the model is pulled "
+    "(`ollama pull {model}`), and that no firewall blocks port 11434; "
+    "`code-evolver doctor` checks every endpoint."
+)
+
+
+class LLMError(Exception):
+    """A model request failed. `retryable` says whether another endpoint may succeed."""
+
+    retryable = True
+    reason = "failed"
+
+    def __init__(self, detail: str, *, endpoint: str | None = None) -> None:
+        self.detail = detail
+        self.endpoint = endpoint
+        super().__init__(f"{endpoint}: {detail}" if endpoint else detail)
+
+
+class EndpointUnreachable(LLMError):
+    """Connection refused, reset or the host name did not resolve."""
+
+    reason = "unreachable"
+
+
+class EndpointTimeout(LLMError):
+    """No answer in time; `phase` is connect, first_byte, idle or total."""
+
+    reason = "timeout"
+
+    def __init__(
+        self, detail: str, *, endpoint: str | None = None, phase: str = "first_byte"
+    ) -> None:
+        self.phase = phase
+        super().__init__(detail, endpoint=endpoint)
+
+
+class HTTPStatusError(LLMError):
+    """The server answered with an error status and Ollama's `{"error": ...}` text."""
+
+    reason = "http error"
+
+    def __init__(self, status: int, message: str, *, endpoint: str | None = None) -> None:
+        self.status = status
+        self.message = message
+        # A bad request is bad everywhere; anything else may be this server's trouble alone.
+        self.retryable = status != 400 and not (
+            400 < status < 500 and status not in (404, 408, 429)
+        )
+        super().__init__(f"HTTP {status}: {message}", endpoint=endpoint)
+
+
+class ModelNotFound(HTTPStatusError):
+    """The endpoint does not have the model pulled."""
+
+    reason = "model missing"
+
+    def __init__(self, model: str, message: str, *, endpoint: str | None = None) -> None:
+        self.model = model
+        super().__init__(404, message, endpoint=endpoint)
+
+
+class StreamError(LLMError):
+    """The stream broke or carried an `{"error"}` line after it began."""
+
+    reason = "stream error"
+
+
+class MalformedReply(LLMError):
+    """The reply is not Ollama's JSON (a proxy page, garbage, a wrong server)."""
+
+    reason = "malformed reply"
+
+
+class OutputTooLarge(LLMError):
+    """The reply went past the output cap and was cut off."""
+
+    reason = "output too large"
+
+
+class AllEndpointsFailed(LLMError):
+    """Every endpoint of a role failed; the message lists each one and why."""
+
+    reason = "all endpoints failed"
+
+    def __init__(self, role: str, model: str, failures: Sequence[LLMError]) -> None:
+        self.role = role
+        self.model = model
+        self.failures = list(failures)
+        self.retryable = any(f.retryable for f in failures)
+        lines = [f"All {len(failures)} endpoint(s) for role '{role}' (model '{model}') failed:"]
+        lines += [f"  - {f.endpoint}: {f.detail}" for f in failures]
+        if self.retryable:
+            lines.append(FIX_HINT.format(model=model))
+        super().__init__("\n".join(lines))
+
+    @property
+    def summary(self) -> str:
+        """One sentence for a notification."""
+        kinds = sorted({f.reason for f in self.failures})
+        where = ", ".join(f.endpoint or "?" for f in self.failures)
+        if kinds == ["model missing"]:
+            return (
+                f"Model '{self.model}' is not pulled on {where}: run "
+                f"`ollama pull {self.model}` there."
+            )
+        if self.retryable:
+            return (
+                f"No endpoint for '{self.role}' could answer ({', '.join(kinds)} at {where}): "
+                f"start Ollama (`ollama serve`) or fix the endpoints in config.yaml."
+            )
+        return f"The model request was rejected by {where}: {self.failures[-1].detail}"

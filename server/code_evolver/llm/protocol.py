@@ -1,0 +1,112 @@
+"""Ollama's native wire format: request bodies, NDJSON lines, and the error each line may carry."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import HTTPStatusError, MalformedReply, ModelNotFound, StreamError
+
+_MODEL_MISSING = re.compile(r"model ['\"]?([^'\"]+?)['\"]? not found")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One decoded stream line: new text, and whether the reply is complete."""
+
+    text: str
+    done: bool
+    stats: Mapping[str, Any] | None = None
+
+
+def generate_payload(
+    model: str,
+    prompt: str,
+    *,
+    system: str | None,
+    options: Mapping[str, Any],
+    keep_alive: str | int | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "prompt": prompt, "stream": True}
+    if system:
+        body["system"] = system
+    if options:
+        body["options"] = dict(options)
+    if keep_alive is not None:
+        body["keep_alive"] = keep_alive
+    return body
+
+
+def chat_payload(
+    model: str,
+    messages: Sequence[Mapping[str, str]],
+    *,
+    options: Mapping[str, Any],
+    keep_alive: str | int | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "messages": [dict(m) for m in messages], "stream": True}
+    if options:
+        body["options"] = dict(options)
+    if keep_alive is not None:
+        body["keep_alive"] = keep_alive
+    return body
+
+
+def parse_line(raw: bytes, endpoint: str) -> Chunk:
+    """Decode one NDJSON line of /api/generate or /api/chat."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        preview = raw[:80].decode("utf-8", "replace")
+        raise MalformedReply(
+            f"the reply is not Ollama's JSON (starts with {preview!r}); is this an Ollama server?",
+            endpoint=endpoint,
+        ) from None
+    if not isinstance(data, dict):
+        raise MalformedReply("the reply is JSON but not an object", endpoint=endpoint)
+    if "error" in data:
+        raise StreamError(f"the model failed mid-reply: {data['error']}", endpoint=endpoint)
+    if "response" in data:
+        text = data["response"]
+    elif isinstance(data.get("message"), dict):
+        text = data["message"].get("content", "")
+    elif "done" in data:
+        text = ""
+    else:
+        raise MalformedReply("a reply line has neither 'response' nor 'message'", endpoint=endpoint)
+    if not isinstance(text, str):
+        raise MalformedReply("a reply line carries non-text output", endpoint=endpoint)
+    done = bool(data.get("done"))
+    return Chunk(text, done, data if done else None)
+
+
+def classify_status(error: HTTPStatusError, model: str) -> HTTPStatusError:
+    """Turn a 404 about the model into ModelNotFound so routing can avoid that endpoint."""
+    if error.status == 404:
+        match = _MODEL_MISSING.search(error.message)
+        if match or "not found" in error.message:
+            return ModelNotFound(model, error.message, endpoint=error.endpoint)
+    return error
+
+
+def tag_names(data: Any) -> list[str]:
+    """Model names from a /api/tags reply."""
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, list):
+        raise MalformedReply("/api/tags did not list models; is this an Ollama server?")
+    names = []
+    for item in models:
+        if isinstance(item, dict):
+            name = item.get("name") or item.get("model")
+            if isinstance(name, str):
+                names.append(name)
+    return names
+
+
+def has_model(names: Sequence[str], model: str) -> bool:
+    """Whether `model` is among pulled `names`; 'codellama' matches 'codellama:latest'."""
+    wanted = model if ":" in model else f"{model}:latest"
+    return any(n in (model, wanted) for n in names)

@@ -1,0 +1,346 @@
+"""HTTP for model requests: kept-alive connections, phase timeouts, cancellation by closing."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from ..cancel import Cancelled, CancelToken
+from ..config import Timeouts
+from .errors import (
+    EndpointTimeout,
+    EndpointUnreachable,
+    HTTPStatusError,
+    LLMError,
+    MalformedReply,
+    OutputTooLarge,
+    StreamError,
+)
+
+_active = threading.local()
+_DRAIN_LIMIT = 64 * 1024
+
+
+class _Tracker:
+    """Holds the connection a request is using so another thread can cut it."""
+
+    def __init__(self) -> None:
+        self.connection: HTTPConnection | None = None
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def attach(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            self.connection = connection
+            cut = self.closed
+        if cut:
+            self._shutdown(connection)
+
+    def cut(self) -> None:
+        with self._lock:
+            self.closed = True
+            connection = self.connection
+        if connection is not None:
+            self._shutdown(connection)
+
+    @staticmethod
+    def _shutdown(connection: HTTPConnection) -> None:
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def set_read_timeout(self, seconds: float) -> None:
+        sock = getattr(self.connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.settimeout(seconds)
+
+
+class _TrackedMixin:
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        tracker: _Tracker | None = getattr(_active, "tracker", None)
+        if tracker is not None:
+            tracker.attach(self)  # type: ignore[arg-type]
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _TrackedHTTPConnection(_TrackedMixin, HTTPConnection):
+    pass
+
+
+class _TrackedHTTPSConnection(_TrackedMixin, HTTPSConnection):
+    pass
+
+
+class _TrackedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+
+class _TrackedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+
+class _TrackedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _TrackedHTTPPool,
+            "https": _TrackedHTTPSPool,
+        }
+        self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
+
+
+def new_session() -> requests.Session:
+    """A session whose connections are kept alive and can be cut from another thread."""
+    session = requests.Session()
+    session.trust_env = False  # a proxy from the environment must not swallow loopback calls
+    adapter = _TrackedAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    timeouts: Timeouts
+    max_bytes: int
+
+
+def _error_text(body: bytes) -> str:
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:300] or "(empty body)"
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict):  # OpenAI style
+            return str(error.get("message") or error)
+        if error is not None:
+            return str(error)
+    return text[:300]
+
+
+class Transport:
+    """Sends JSON requests and yields decoded JSON lines, enforcing every limit."""
+
+    def __init__(self, session_factory: Callable[[], requests.Session] = new_session) -> None:
+        self._factory = session_factory
+        self._sessions: dict[str, requests.Session] = {}
+        self._lock = threading.Lock()
+
+    def session(self, url: str) -> requests.Session:
+        with self._lock:
+            session = self._sessions.get(url)
+            if session is None:
+                session = self._sessions[url] = self._factory()
+            return session
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            session.close()
+
+    def get_json(self, url: str, path: str, *, timeout: float, headers: Mapping[str, str]) -> Any:
+        """A small GET (health probes); raises LLMError subclasses."""
+        try:
+            response = self.session(url).get(
+                url + path, timeout=(timeout, timeout), headers=dict(headers)
+            )
+        except requests.exceptions.ConnectTimeout:
+            raise EndpointTimeout(
+                f"no connection within {timeout:g} s", endpoint=url, phase="connect"
+            ) from None
+        except requests.exceptions.Timeout:
+            raise EndpointTimeout(f"no answer within {timeout:g} s", endpoint=url) from None
+        except requests.exceptions.RequestException as exc:
+            raise EndpointUnreachable(_describe_connection_error(exc), endpoint=url) from None
+        if response.status_code >= 400:
+            raise HTTPStatusError(response.status_code, _error_text(response.content), endpoint=url)
+        try:
+            return response.json()
+        except ValueError:
+            raise MalformedReply(
+                "the reply is not JSON; is this an Ollama server?", endpoint=url
+            ) from None
+
+    def stream_lines(
+        self,
+        url: str,
+        path: str,
+        payload: Mapping[str, Any],
+        *,
+        headers: Mapping[str, str],
+        limits: StreamLimits,
+        cancel: CancelToken | None,
+        line_parser: Callable[[bytes], Any],
+    ) -> Iterator[Any]:
+        """POST `payload` and yield each parsed line of the streamed reply."""
+        timeouts = limits.timeouts
+        tracker = _Tracker()
+        remove = cancel.add_callback(tracker.cut) if cancel is not None else (lambda: None)
+        started = time.monotonic()
+        response: requests.Response | None = None
+        _active.tracker = tracker
+        try:
+            try:
+                response = self.session(url).post(
+                    url + path,
+                    json=dict(payload),
+                    headers=dict(headers),
+                    stream=True,
+                    timeout=(timeouts.connect, timeouts.first_byte),
+                )
+            except requests.exceptions.ConnectTimeout:
+                self._check_cancel(cancel)
+                raise EndpointTimeout(
+                    f"no connection within {timeouts.connect:g} s (timeouts.connect)",
+                    endpoint=url,
+                    phase="connect",
+                ) from None
+            except requests.exceptions.Timeout:
+                self._check_cancel(cancel)
+                raise EndpointTimeout(
+                    f"no reply within {timeouts.first_byte:g} s (timeouts.first_byte; a cold "
+                    "model load can take minutes)",
+                    endpoint=url,
+                    phase="first_byte",
+                ) from None
+            except requests.exceptions.RequestException as exc:
+                self._check_cancel(cancel)
+                raise EndpointUnreachable(_describe_connection_error(exc), endpoint=url) from None
+            finally:
+                _active.tracker = None
+            self._check_cancel(cancel)
+            if response.status_code >= 400:
+                body = response.raw.read(64 * 1024, decode_content=True) or b""
+                raise HTTPStatusError(response.status_code, _error_text(body), endpoint=url)
+            tracker.set_read_timeout(timeouts.idle)
+            yield from self._read_lines(response, url, limits, started, cancel, line_parser)
+        finally:
+            _active.tracker = None
+            remove()
+            if response is not None:
+                _finish(response, tracker, sys.exc_info()[1], cancel)
+
+    def _read_lines(
+        self,
+        response: requests.Response,
+        url: str,
+        limits: StreamLimits,
+        started: float,
+        cancel: CancelToken | None,
+        line_parser: Callable[[bytes], Any],
+    ) -> Iterator[Any]:
+        timeouts = limits.timeouts
+        raw = response.raw
+        buffer = b""
+        received = 0
+        while True:
+            try:
+                chunk = raw.read1(64 * 1024)
+            except Exception as exc:  # urllib3 wraps socket errors in several types
+                self._check_cancel(cancel)
+                if _is_timeout(exc):
+                    raise EndpointTimeout(
+                        f"the stream went silent for {timeouts.idle:g} s (timeouts.idle)",
+                        endpoint=url,
+                        phase="idle",
+                    ) from None
+                raise StreamError(
+                    f"the connection broke mid-stream ({type(exc).__name__})", endpoint=url
+                ) from None
+            self._check_cancel(cancel)
+            if not chunk:
+                break
+            received += len(chunk)
+            if received > limits.max_bytes:
+                raise OutputTooLarge(
+                    f"the reply passed {limits.max_bytes} bytes and was cut off (max_output_chars)",
+                    endpoint=url,
+                )
+            if time.monotonic() - started > timeouts.total:
+                raise EndpointTimeout(
+                    f"the reply took longer than {timeouts.total:g} s (timeouts.total)",
+                    endpoint=url,
+                    phase="total",
+                )
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                if line.strip():
+                    yield line_parser(line)
+        if buffer.strip():
+            yield line_parser(buffer)
+
+    @staticmethod
+    def _check_cancel(cancel: CancelToken | None) -> None:
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+
+
+def _finish(response: requests.Response, tracker: _Tracker, error: BaseException | None,
+            cancel: CancelToken | None) -> None:
+    """Give a fully read connection back for reuse; close any other so the server stops."""
+    reusable = (error is None or isinstance(error, GeneratorExit)) and not (
+        cancel is not None and cancel.cancelled)
+    if reusable:
+        raw = response.raw
+        try:
+            tracker.set_read_timeout(1.0)
+            # The done line came; what is left is at most the end of the chunked framing.
+            leftover = raw.read(_DRAIN_LIMIT)
+            reusable = len(leftover or b"") < _DRAIN_LIMIT and not raw.read(1)
+        except Exception:
+            reusable = False
+        if reusable:
+            raw.release_conn()
+            return
+    response.close()
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (socket.timeout, TimeoutError)) or "timed out" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _describe_connection_error(exc: BaseException) -> str:
+    text = str(exc)
+    if "Connection refused" in text or "ECONNREFUSED" in text:
+        return "connection refused (is `ollama serve` running there?)"
+    if (
+        "Name or service not known" in text
+        or "nodename nor servname" in text
+        or "Failed to resolve" in text
+    ):
+        return "the host name does not resolve"
+    if "reset" in text.lower():
+        return "the connection was reset"
+    if "RemoteDisconnected" in text or "closed connection" in text.lower():
+        return "the server closed the connection without answering"
+    return f"cannot connect ({type(exc).__name__})"
+
+
+def reraise_unexpected(exc: Exception, url: str) -> LLMError:
+    """Map an unexpected exception during a request to a retryable LLMError."""
+    return EndpointUnreachable(f"unexpected failure: {type(exc).__name__}: {exc}", endpoint=url)

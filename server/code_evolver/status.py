@@ -1,0 +1,123 @@
+"""The endpoint table and the doctor's findings, as text for the CLI and the editor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .llm import OllamaClient, ProbeResult, RoleStatus
+from .llm.protocol import has_model
+
+ACTIVE_ROLES = ("generator", "overseer", "evaluator")
+
+
+def probe_all(client: OllamaClient, timeout: float = 5.0) -> dict[str, ProbeResult]:
+    """Probe every distinct endpoint of every role once (`/api/tags`)."""
+    results: dict[str, ProbeResult] = {}
+    for role in client.status():
+        for endpoint in client.role_settings(role.role).endpoints:
+            if endpoint.url not in results:
+                results[endpoint.url] = client.probe(endpoint, timeout)
+    return results
+
+
+def render_status(roles: list[RoleStatus], probes: dict[str, ProbeResult] | None = None) -> str:
+    """A plain-text table: role, model, strategy, then one row per endpoint."""
+    lines = []
+    for role in roles:
+        note = (
+            " (kept for old configs; fixes use the generator)" if role.role == "escalation" else ""
+        )
+        lines.append(
+            f"{role.role}: model {role.model}, {role.strategy}, {role.requests} request(s){note}"
+        )
+        for ep in role.endpoints:
+            state = ep.state
+            if ep.state == "cooling":
+                state = f"cooling {ep.cooling_for:.0f} s"
+            probe = probes.get(ep.url) if probes else None
+            if probe is not None and ep.state == "ok":
+                state = "ok" if probe.ok else "unreachable"
+                if probe.ok and not has_model(probe.models, role.model):
+                    state = "model missing"
+            error = ep.last_error or (probe.error if probe is not None else None)
+            latency = f", last {ep.last_latency:.2f} s" if ep.last_latency is not None else ""
+            lines.append(
+                f"  {ep.url:<32} {state:<14} requests {ep.requests} "
+                f"(ok {ep.successes}, failed {ep.failures}){latency}"
+                + (f"  last error: {error}" if error else "")
+            )
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Finding:
+    role: str
+    model: str
+    url: str
+    ok: bool
+    problem: str | None
+    fix: str | None
+
+
+def diagnose(client: OllamaClient, probes: dict[str, ProbeResult]) -> list[Finding]:
+    """Per role and endpoint: is it reachable and does it have the role's model?"""
+    findings = []
+    for name in ACTIVE_ROLES:
+        role = client.role_settings(name)
+        for endpoint in role.endpoints:
+            probe = probes[endpoint.url]
+            if not probe.ok:
+                findings.append(
+                    Finding(
+                        name,
+                        role.model,
+                        endpoint.url,
+                        False,
+                        probe.error,
+                        f"start Ollama there (`ollama serve`), or check the URL in config.yaml "
+                        f"(ollama.models.{name}) and that port {_port(endpoint.url)} is open",
+                    )
+                )
+            elif not has_model(probe.models, role.model):
+                have = ", ".join(probe.models) or "none"
+                findings.append(
+                    Finding(
+                        name,
+                        role.model,
+                        endpoint.url,
+                        False,
+                        f"model '{role.model}' is not pulled (it has: {have})",
+                        f"run `ollama pull {role.model}` on that machine",
+                    )
+                )
+            else:
+                findings.append(Finding(name, role.model, endpoint.url, True, None, None))
+    return findings
+
+
+def roles_ready(findings: list[Finding]) -> bool:
+    """Every active role has at least one endpoint that is up and has its model."""
+    return all(any(f.ok for f in findings if f.role == role) for role in ACTIVE_ROLES)
+
+
+def render_findings(findings: list[Finding]) -> str:
+    lines = []
+    for role in ACTIVE_ROLES:
+        mine = [f for f in findings if f.role == role]
+        ready = any(f.ok for f in mine)
+        model = mine[0].model if mine else "?"
+        lines.append(f"{role} ({model}): {'ready' if ready else 'NOT READY'}")
+        for f in mine:
+            if f.ok:
+                lines.append(f"  ok    {f.url}")
+            else:
+                lines.append(f"  FAIL  {f.url}: {f.problem}")
+                lines.append(f"        fix: {f.fix}")
+    return "\n".join(lines)
+
+
+def _port(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return str(parts.port or (443 if parts.scheme == "https" else 80))

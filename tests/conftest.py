@@ -1,0 +1,67 @@
+"""Shared fixtures: Ollama-protocol servers on loopback and config files written for them."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fake_ollama import FakeOllama
+
+
+@pytest.fixture
+def fake_factory() -> Iterator[Callable[..., FakeOllama]]:
+    """Start as many fake Ollama servers as a test needs; all are stopped afterwards."""
+    started: list[FakeOllama] = []
+
+    def make(**kwargs: Any) -> FakeOllama:
+        fake = FakeOllama(**kwargs).start()
+        started.append(fake)
+        return fake
+
+    yield make
+    for fake in started:
+        fake.stop()
+
+
+@pytest.fixture
+def fake(fake_factory: Callable[..., FakeOllama]) -> FakeOllama:
+    return fake_factory()
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a config.yaml from a dict (or raw text) and return its path."""
+
+    def write(data: dict[str, Any] | str, name: str = "config.yaml") -> Path:
+        path = tmp_path / name
+        text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+def role_config(urls: dict[str, list[str]], base_url: str = "http://127.0.0.1:9",
+                **ollama: Any) -> dict[str, Any]:
+    """A config dict giving each role its endpoint list; fast timeouts for tests."""
+    models: dict[str, Any] = {
+        "generator": {"model": "codellama"},
+        "overseer": {"model": "llama3"},
+        "evaluator": {"model": "llama3"},
+    }
+    for role, role_urls in urls.items():
+        models.setdefault(role, {})["endpoints"] = role_urls
+    section = {
+        "base_url": base_url,
+        "timeouts": {"connect": 2, "first_byte": 5, "idle": 2, "total": 30},
+        "models": models,
+    }
+    section.update(ollama)
+    return {"ollama": section}
