@@ -1,0 +1,119 @@
+"""Builds the language server: wires LSP methods and commands to the handlers, nothing more."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from .. import __version__
+from . import handlers
+from .actions import FIX, GENERATE, KINDS, STATUS, TESTS
+from .state import ServerState
+
+
+class _LspLogHandler(logging.Handler):
+    """Sends our log lines to the editor's output (window/logMessage), from any thread."""
+
+    def __init__(self, server: LanguageServer, state: ServerState) -> None:
+        super().__init__(logging.INFO)
+        self.server = server
+        self.state = state
+
+    def emit(self, record: logging.LogRecord) -> None:
+        loop = self.state.loop
+        if loop is None or loop.is_closed():
+            return
+        level = (
+            types.MessageType.Error
+            if record.levelno >= logging.ERROR
+            else types.MessageType.Warning
+            if record.levelno >= logging.WARNING
+            else types.MessageType.Info
+        )
+        message = types.LogMessageParams(type=level, message=self.format(record))
+        with contextlib.suppress(RuntimeError):  # the loop closed while we were logging
+            loop.call_soon_threadsafe(self.server.window_log_message, message)
+
+
+def build_server(config_path: str | None = None) -> tuple[LanguageServer, ServerState]:
+    server = LanguageServer("code-evolver", __version__)
+    state = ServerState(config_path)
+
+    @server.feature(types.INITIALIZE)
+    def on_initialize(ls: LanguageServer, params: types.InitializeParams) -> None:
+        handlers.initialize(ls, state, params)
+
+    @server.feature(types.INITIALIZED)
+    def on_initialized(ls: LanguageServer, params: types.InitializedParams) -> None:
+        handlers.initialized(ls, state)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def on_configuration(ls: LanguageServer, params: types.DidChangeConfigurationParams) -> None:
+        handlers.did_change_configuration(ls, state, params)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=KINDS, resolve_provider=True),
+    )
+    def on_code_action(ls: LanguageServer, params: types.CodeActionParams) -> Any:
+        return handlers.code_action(ls, state, params)
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def on_resolve(ls: LanguageServer, action: types.CodeAction) -> types.CodeAction:
+        return await handlers.resolve(ls, state, action)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    async def on_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        await handlers.did_save(ls, state, params)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def on_close(ls: LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        state.forget(params.text_document.uri)
+        state.published.pop(params.text_document.uri, None)
+
+    @server.command(FIX)
+    async def fix(ls: LanguageServer, *args: Any) -> Any:
+        return await handlers.execute(ls, state, FIX, args)
+
+    @server.command(GENERATE)
+    async def generate(ls: LanguageServer, *args: Any) -> Any:
+        return await handlers.execute(ls, state, GENERATE, args)
+
+    @server.command(TESTS)
+    async def tests(ls: LanguageServer, *args: Any) -> Any:
+        return await handlers.execute(ls, state, TESTS, args)
+
+    @server.command(STATUS)
+    async def status(ls: LanguageServer, *args: Any) -> Any:
+        return await handlers.show_status(ls, state)
+
+    @server.feature(types.SHUTDOWN)
+    def on_shutdown(ls: LanguageServer, params: Any) -> None:
+        state.close()
+
+    return server, state
+
+
+def serve(config_path: str | None = None, tcp: str | None = None) -> int:
+    server, state = build_server(config_path)
+    handler = _LspLogHandler(server, state)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("code_evolver").addHandler(handler)
+    logging.getLogger("code_evolver").setLevel(logging.INFO)
+    try:
+        if tcp:
+            host, _, port = tcp.rpartition(":")
+            if not port.isdigit():
+                print(f"code-evolver: --tcp wants HOST:PORT, got {tcp!r}", file=sys.stderr)
+                return 2
+            server.start_tcp(host or "127.0.0.1", int(port))
+        else:
+            server.start_io()
+    finally:
+        state.close()
+    return 0

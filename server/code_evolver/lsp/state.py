@@ -1,0 +1,160 @@
+"""What the language server keeps between requests: settings, client, trust, per-document facts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError, ConfigManager
+from ..llm import OllamaClient
+from ..pipeline.stubs import Stub, find_stubs
+
+log = logging.getLogger("code_evolver.lsp")
+
+MAX_WORKSPACE_FILES = 300
+MAX_FILE_BYTES = 256 * 1024
+SKIP_DIRS = {
+    ".git",
+    ".hg",
+    ".venv",
+    "venv",
+    "env",
+    "node_modules",
+    "__pycache__",
+    ".tox",
+    "build",
+    "dist",
+    ".mypy_cache",
+    ".pytest_cache",
+    "site-packages",
+}
+
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    """What the lightbulb needs about one version of a document, computed once."""
+
+    version: int | None
+    stubs: tuple[Stub, ...]
+
+
+class ServerState:
+    """Settings, the model client and caches; replaced parts are swapped under a lock."""
+
+    def __init__(self, config_path: str | None = None) -> None:
+        self.cli_config_path = config_path
+        self.config_path: str | None = config_path
+        self.overrides: Mapping[str, Any] = {}
+        self.trusted = True
+        self.workspace_root: str = os.getcwd()
+        self.client_supports_resolve = False
+        self.client_supports_progress = False
+        self.client_supports_document_changes = False
+        self.client_supports_create = False
+        self.config = ConfigManager.defaults()
+        self.client = OllamaClient(config_manager=self.config)
+        self.jobs = ThreadPoolExecutor(max_workers=8, thread_name_prefix="code-evolver-job")
+        self._facts: dict[str, DocumentFacts] = {}
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.pending_problem: str | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        # Run diagnostics this server published, per URI, as plain LSP JSON.
+        self.published: dict[str, list[dict[str, Any]]] = {}
+
+    # ------------------------------------------------------------ settings
+
+    def load(self, options: Mapping[str, Any] | None) -> str | None:
+        """Apply initializationOptions / settings; returns a problem sentence, or None."""
+        options = options or {}
+        if "workspaceTrusted" in options:
+            self.trusted = bool(options.get("workspaceTrusted"))
+        path = options.get("configPath") or self.cli_config_path
+        overrides = options.get("overrides") or {}
+        problem = None
+        if path and not self.trusted and self._inside_workspace(str(path)):
+            # An untrusted workspace's config could name commands to run: never read it.
+            problem = (
+                f"Ignored {path}: it is inside an untrusted workspace. Trust the "
+                "workspace to use it."
+            )
+            path = None
+        if not isinstance(overrides, Mapping):
+            overrides = {}
+            problem = "Ignored codeEvolver overrides: they must be an object of config keys."
+        try:
+            config = ConfigManager(path, overrides, discover=True)
+        except ConfigError as exc:
+            problem = f"Config problem, using built-in defaults until fixed: {exc}"
+            config = ConfigManager.defaults()
+        self.config_path = path
+        self.overrides = overrides
+        self._swap(config)
+        return problem
+
+    def _swap(self, config: ConfigManager) -> None:
+        old = self.client
+        client = OllamaClient(config_manager=config)
+        with self._lock:
+            self.config, self.client = config, client
+        for listener in getattr(old.registry, "_listeners", []):
+            client.add_health_listener(listener)
+        old.close()
+
+    def _inside_workspace(self, path: str) -> bool:
+        try:
+            Path(path).resolve().relative_to(Path(self.workspace_root).resolve())
+        except ValueError:
+            return False
+        return True
+
+    # ------------------------------------------------------------ documents
+
+    def facts(self, uri: str, version: int | None, source: str) -> DocumentFacts:
+        """Stubs of a document version, parsed once per version."""
+        with self._lock:
+            cached = self._facts.get(uri)
+        if cached is not None and cached.version == version and version is not None:
+            return cached
+        facts = DocumentFacts(version, tuple(find_stubs(source)))
+        with self._lock:
+            self._facts[uri] = facts
+        return facts
+
+    def forget(self, uri: str) -> None:
+        with self._lock:
+            self._facts.pop(uri, None)
+
+    def workspace_sources(self, open_docs: Mapping[str, str]) -> dict[str, str]:
+        """Python sources of the workspace for the related-function search (open files win)."""
+        sources: dict[str, str] = {}
+        count = 0
+        for directory, dirs, files in os.walk(self.workspace_root):
+            dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")]
+            for name in files:
+                if not name.endswith(".py"):
+                    continue
+                path = os.path.join(directory, name)
+                count += 1
+                if count > MAX_WORKSPACE_FILES:
+                    break
+                try:
+                    if os.path.getsize(path) > MAX_FILE_BYTES:
+                        continue
+                    with open(path, encoding="utf-8") as handle:
+                        sources[path] = handle.read()
+                except (OSError, UnicodeDecodeError):
+                    continue
+        sources.update(open_docs)
+        return sources
+
+    def close(self) -> None:
+        self.client.close()
+        self.jobs.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,1 @@
+"""The pipeline: prompts, code extraction, stub finding, running code, generate and fix."""

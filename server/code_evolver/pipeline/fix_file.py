@@ -1,0 +1,73 @@
+"""`code-evolver fix FILE`: the fix loop from the command line, printing a unified diff."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import subprocess
+import sys
+
+from ..config import ConfigManager
+from ..llm import OllamaClient
+from .checker import Target
+from .fix import FixSession
+
+
+def workspace_root(path: str) -> str:
+    """The enclosing git work tree, else the file's own directory."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return directory
+    return top.stdout.strip() if top.returncode == 0 and top.stdout.strip() else directory
+
+
+def fix_file_cli(
+    client: OllamaClient, config: ConfigManager, file: str, *, write: bool, max_attempts: int | None
+) -> int:
+    path = os.path.abspath(file)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            source = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"code-evolver: cannot read {file}: {exc}", file=sys.stderr)
+        return 2
+    language = "python" if path.endswith(".py") else os.path.splitext(path)[1].lstrip(".")
+    target = Target(path, language, workspace_root(path))
+
+    def step(message: str) -> None:
+        print(f"... {message}", file=sys.stderr, flush=True)
+
+    with FixSession(
+        client, config.settings, target, on_step=step, max_attempts=max_attempts
+    ) as session:
+        outcome = session.fix(source, [], whole_file=False)
+    if not outcome.changed or outcome.new_source is None:
+        print(outcome.message, file=sys.stderr)
+        return 1 if outcome.attempts else 0
+    diff = difflib.unified_diff(
+        source.splitlines(keepends=True),
+        outcome.new_source.splitlines(keepends=True),
+        fromfile=f"a/{target.relative}",
+        tofile=f"b/{target.relative}",
+    )
+    sys.stdout.writelines(diff)
+    if write:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() != source:
+                print(f"code-evolver: {file} changed while fixing; not written", file=sys.stderr)
+                return 1
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(outcome.new_source)
+        print(f"{outcome.message}; written to {file}", file=sys.stderr)
+    else:
+        print(f"{outcome.message}; run with --write to apply", file=sys.stderr)
+    return 0

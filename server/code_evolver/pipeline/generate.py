@@ -1,0 +1,347 @@
+"""Generate a function from a stub, and pytest tests for a function, verified by running them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ..llm import LLMError
+from .checker import ModelJob, Target, read_text
+from .extract import NoCodeInReply, extract_code
+from .fix import Outcome, Region, narrow_to_function, region_text, shifted_region, splice
+from .prompts import (
+    FailedAttempt,
+    evaluator_prompt,
+    generate_prompt,
+    overseer_prompt,
+    tests_prompt,
+)
+from .stubs import Stub, enclosing_function, related_functions
+
+log = logging.getLogger("code_evolver.generate")
+
+Step = Callable[[str], None]
+_SCORE = re.compile(r"SCORE:\s*(\d+(?:\.\d+)?)\s*/\s*10", re.IGNORECASE)
+_TEST_NAME = re.compile(r"^(?:async\s+)?def (test_\w+)", re.MULTILINE)
+_RESULT_LINE = re.compile(r"::(test_\w+)\S*\s+(PASSED|FAILED|ERROR)")
+
+
+@dataclass(frozen=True)
+class TestsOutcome:
+    """Tests written for a function: the file to create or extend, and which tests pass."""
+
+    path: str | None  # absolute path of the test file
+    content: str | None  # its whole new content
+    created: bool
+    passed: tuple[str, ...]
+    failed: tuple[str, ...]
+    message: str
+    attempts: int
+
+
+class Generator(ModelJob):
+    """Turns stubs into verified functions, and functions into tests."""
+
+    # ------------------------------------------------------------ generate a function
+
+    def generate(self, source: str, stub: Stub, workspace: Mapping[str, str]) -> Outcome:
+        options = self.settings.generate
+        region = Region(stub.start_line, stub.end_line, False)
+        related = []
+        if options.related_functions:
+            found = related_functions(
+                dict(workspace),
+                stub.request,
+                exclude_name=stub.name,
+                limit=options.related_functions,
+            )
+            related = [f"# {os.path.basename(f.path)}\n{f.source}" for f in found]
+        approach = self._approach(stub, related) if options.use_overseer else None
+        before = self.checker.check(source)
+        attempts: list[FailedAttempt] = []
+        endpoints: list[str] = []
+        last_problem = "no model reply yet"
+        stub_text = region_text(source, region) if stub.kind == "function" else None
+        for attempt in range(1, options.max_attempts + 1):
+            if self.cancel is not None:
+                self.cancel.raise_if_cancelled()
+            model = self.client.role_settings("generator").model
+            self.on_step(f"Attempt {attempt}/{options.max_attempts}: writing with {model}")
+            prompt = generate_prompt(
+                request=stub.request,
+                signature=stub.signature,
+                stub=stub_text,
+                related=related,
+                approach=approach,
+                language=self.target.language,
+                attempts=attempts,
+                context=_surroundings(source, region),
+                limit=self.settings.max_prompt_chars,
+            )
+            reply = self.client.generate_full(
+                prompt=prompt, model_key="generator", cancel=self.cancel, on_step=self.on_step
+            )
+            endpoints.append(reply.endpoint)
+            try:
+                code = extract_code(reply.text, self.target.language, original=stub_text)
+            except NoCodeInReply as exc:
+                last_problem = str(exc)
+                attempts.append(FailedAttempt(reply.text[:2000], last_problem))
+                continue
+            code = narrow_to_function(code, stub.name)
+            problem = _shape_problem(code, stub)
+            if problem:
+                last_problem = problem
+                attempts.append(FailedAttempt(code, problem))
+                self.on_step(f"Attempt {attempt}/{options.max_attempts}: {problem}")
+                continue
+            candidate = self._place(source, stub, code)
+            self.on_step(f"Attempt {attempt}/{options.max_attempts}: verifying")
+            after = self.checker.check(candidate, extra_tests=self._tests_for(candidate, stub))
+            if (
+                after.syntax_error is None
+                and after.failures <= before.failures
+                and not (after.tests is not None and not after.tests.ok)
+            ):
+                note = self._evaluate(stub, code) if options.use_evaluator else ""
+                tested = f", {after.passed_tests} test(s) pass" if after.passed_tests else ""
+                message = (
+                    f"Generated on attempt {attempt}/{options.max_attempts} by "
+                    f"{reply.model} at {reply.endpoint}{tested}{note}"
+                )
+                new_region = shifted_region(region, source, candidate)
+                return Outcome(
+                    candidate,
+                    region,
+                    region_text(candidate, new_region),
+                    message,
+                    attempt,
+                    before,
+                    after,
+                    tuple(endpoints),
+                )
+            last_problem = after.summary
+            attempts.append(FailedAttempt(code, after.details))
+            self.on_step(f"Still has errors: {after.summary}")
+        return Outcome(
+            None,
+            region,
+            None,
+            f"No working function after {options.max_attempts} attempt(s); the stub "
+            f"is unchanged. Last error: {last_problem}",
+            options.max_attempts,
+            before,
+            None,
+            tuple(endpoints),
+        )
+
+    def _approach(self, stub: Stub, related: list[str]) -> str | None:
+        model = self.client.role_settings("overseer").model
+        self.on_step(f"Consulting overseer {model}")
+        try:
+            return self.client.generate(
+                prompt=overseer_prompt(
+                    request=stub.request,
+                    signature=stub.signature,
+                    related=related,
+                    language=self.target.language,
+                ),
+                model_key="overseer",
+                cancel=self.cancel,
+            )
+        except LLMError as exc:
+            # The overseer only advises; the generator can work without it.
+            log.warning("Overseer unavailable, generating without an approach: %s", exc)
+            self.on_step("Overseer unavailable; continuing without an approach")
+            return None
+
+    def _evaluate(self, stub: Stub, code: str) -> str:
+        self.on_step(f"Scoring with evaluator {self.client.role_settings('evaluator').model}")
+        try:
+            reply = self.client.generate(
+                prompt=evaluator_prompt(request=stub.request, code=code),
+                model_key="evaluator",
+                cancel=self.cancel,
+            )
+        except LLMError as exc:
+            log.warning("Evaluator unavailable: %s", exc)
+            return ""
+        match = _SCORE.search(reply)
+        return f"; evaluator score {match.group(1)}/10" if match else ""
+
+    def _place(self, source: str, stub: Stub, code: str) -> str:
+        # A stub is replaced whole; a comment or a selection by the code written for it.
+        return splice(source, Region(stub.start_line, stub.end_line, False), code)
+
+    def _tests_for(self, candidate: str, stub: Stub) -> dict[str, str] | None:
+        """Quick tests written by the model for the new function (generate.write_tests)."""
+        if (
+            not self.settings.generate.write_tests
+            or self.target.language != "python"
+            or not self.checker.can_run
+        ):
+            return None
+        name = stub.name or _defined_name(candidate, stub.start_line)
+        if not name:
+            return None
+        span = enclosing_function(candidate, stub.start_line)
+        code = region_text(candidate, Region(span[0], span[1], False)) if span else candidate
+        module = _module_name(self.target)
+        self.on_step(f"Writing tests for {name}")
+        try:
+            reply = self.client.generate(
+                prompt=tests_prompt(
+                    function_code=code, module=module, function_name=name, attempts=[]
+                ),
+                model_key="generator",
+                cancel=self.cancel,
+            )
+            tests = extract_code(reply, "python")
+        except (LLMError, NoCodeInReply) as exc:
+            log.warning("No tests for %s: %s", name, exc)
+            return None
+        if not _TEST_NAME.search(tests):
+            return None
+        return {os.path.join("tests", f"test_generated_{module.replace('.', '_')}.py"): tests}
+
+    # ------------------------------------------------------------ generate tests
+
+    def write_tests(self, source: str, line: int) -> TestsOutcome:
+        span = enclosing_function(source, line)
+        if span is None:
+            return TestsOutcome(
+                None,
+                None,
+                False,
+                (),
+                (),
+                "Put the cursor inside a function to generate tests for it.",
+                0,
+            )
+        code = region_text(source, Region(span[0], span[1], False))
+        name = _defined_name(code, 0)
+        if not name:
+            return TestsOutcome(None, None, False, (), (), "Found no function at the cursor.", 0)
+        module = _module_name(self.target)
+        test_path = os.path.join(
+            self.target.workspace_root, "tests", f"test_{module.split('.')[-1]}.py"
+        )
+        existing = read_text(test_path)
+        rel = os.path.relpath(test_path, self.target.workspace_root)
+        attempts: list[FailedAttempt] = []
+        max_attempts = self.settings.fix.max_attempts
+        last: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
+        for attempt in range(1, max_attempts + 1):
+            if self.cancel is not None:
+                self.cancel.raise_if_cancelled()
+            self.on_step(f"Attempt {attempt}/{max_attempts}: writing tests for {name}")
+            reply = self.client.generate(
+                prompt=tests_prompt(
+                    function_code=code,
+                    module=module,
+                    function_name=name,
+                    attempts=attempts,
+                    limit=self.settings.max_prompt_chars,
+                ),
+                model_key="generator",
+                cancel=self.cancel,
+            )
+            try:
+                tests = extract_code(reply, "python")
+            except NoCodeInReply as exc:
+                attempts.append(FailedAttempt(reply[:2000], str(exc)))
+                continue
+            content = (
+                (existing.rstrip() + "\n\n\n" + tests.strip() + "\n")
+                if existing
+                else tests.strip() + "\n"
+            )
+            if not self.checker.can_run:
+                return TestsOutcome(
+                    test_path,
+                    content,
+                    existing is None,
+                    (),
+                    (),
+                    f"Wrote tests for {name} to {rel} (not run: running code is "
+                    "off for this workspace)",
+                    attempt,
+                )
+            self.on_step(f"Attempt {attempt}/{max_attempts}: running the tests")
+            check = self.checker.check(source, extra_tests={rel: content})
+            passed, failed = _results(check.tests.stdout if check.tests else "", tests)
+            last = (content, passed, failed)
+            if check.tests is not None and check.tests.ok:
+                return TestsOutcome(
+                    test_path,
+                    content,
+                    existing is None,
+                    passed,
+                    (),
+                    f"Wrote {len(passed)} passing test(s) for {name} to {rel}",
+                    attempt,
+                )
+            attempts.append(FailedAttempt(tests, check.details))
+            self.on_step(f"Tests fail: {check.summary}")
+        if last is not None and last[1]:
+            content, passed, failed = last
+            return TestsOutcome(
+                test_path,
+                content,
+                existing is None,
+                passed,
+                failed,
+                f"Wrote tests for {name} to {rel}: {len(passed)} pass, "
+                f"{len(failed)} fail ({', '.join(failed)}); the failing ones may "
+                "point at a bug",
+                max_attempts,
+            )
+        return TestsOutcome(
+            None,
+            None,
+            False,
+            (),
+            (),
+            f"No working tests for {name} after {max_attempts} attempt(s); nothing was written.",
+            max_attempts,
+        )
+
+
+def _shape_problem(code: str, stub: Stub) -> str | None:
+    if (
+        stub.kind == "function"
+        and stub.name
+        and not re.search(rf"^\s*(async\s+)?def\s+{re.escape(stub.name)}\s*\(", code, re.MULTILINE)
+    ):
+        return f"the reply does not define {stub.name}()"
+    return None
+
+
+def _defined_name(code: str, line: int) -> str | None:
+    match = re.search(
+        r"^\s*(?:async\s+)?def\s+(\w+)", "\n".join(code.splitlines()[line:]), re.MULTILINE
+    )
+    return match.group(1) if match else None
+
+
+def _module_name(target: Target) -> str:
+    rel = target.relative
+    stem = os.path.splitext(rel)[0]
+    return stem.replace(os.sep, ".").replace("/", ".")
+
+
+def _results(output: str, tests: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    names = _TEST_NAME.findall(tests)
+    failed = {m.group(1) for m in re.finditer(r"(?:FAILED|ERROR) \S*::(test_\w+)", output)}
+    return (tuple(n for n in names if n not in failed), tuple(n for n in names if n in failed))
+
+
+def _surroundings(source: str, region: Region, radius: int = 40) -> str:
+    lines = source.splitlines()
+    return "\n".join(
+        lines[max(0, region.start - radius) : region.start]
+        + lines[region.end + 1 : region.end + 1 + radius]
+    )

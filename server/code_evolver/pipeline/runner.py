@@ -1,0 +1,338 @@
+"""Running user code safely: no shell, resource limits, capped output, killing the whole tree."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+from ..cancel import CancelToken
+
+try:
+    import resource
+except ImportError:  # Not POSIX: no resource limits.
+    resource = None  # type: ignore[assignment]
+
+__all__ = [
+    "RunResult",
+    "command_for",
+    "find_test_file",
+    "python_run_command",
+    "run_and_capture",
+]
+
+_SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+_CHUNK = 65_536
+# How long to wait for the output pipes to close once the process group is dead; a process
+# that escaped the group (setsid) may hold them open forever.
+_DRAIN_GRACE = 2.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run did; exit_code is None when it never started or was killed by us."""
+
+    argv: tuple[str, ...]
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    cancelled: bool
+    truncated: bool
+    duration: float
+    timeout: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and not self.cancelled
+
+    def describe(self) -> str:
+        """One short sentence on how the run ended, for the user."""
+        program = os.path.basename(self.argv[0]) if self.argv else "the command"
+        if self.cancelled:
+            text = f"{program} was cancelled and stopped"
+        elif self.timed_out:
+            seconds = self.timeout if self.timeout is not None else self.duration
+            text = f"{program} timed out after {seconds:g} s and was stopped"
+        elif self.exit_code is None:
+            reason = self.stderr.strip().splitlines()[0] if self.stderr.strip() else "unknown"
+            text = f"{program} could not be started ({reason})"
+        elif self.exit_code < 0:
+            text = f"{program} was killed by {_signal_name(-self.exit_code)}"
+        elif self.exit_code == 0:
+            text = f"{program} exited normally"
+        else:
+            text = f"{program} exited with code {self.exit_code}"
+        return text + (" (output was truncated)" if self.truncated else "")
+
+
+def run_and_capture(
+    argv: Sequence[str],
+    *,
+    cwd: str,
+    timeout: float = 10.0,
+    output_limit: int = 1_000_000,
+    env: Mapping[str, str] | None = None,
+    strip_secrets: bool = True,
+    memory_limit_mb: int | None = 2048,
+    cpu_limit_s: int | None = None,
+    stdin_data: str | None = None,
+    cancel: CancelToken | None = None,
+) -> RunResult:
+    """Run `argv` (never through a shell) and capture its output.
+
+    The child gets its own session, so on timeout or cancel the whole process group is killed,
+    grandchildren included; anything left in the group after a normal exit is killed too.
+    stdout and stderr are each capped at `output_limit` bytes (the rest is read and dropped).
+    A command that cannot be started gives exit_code None and the reason in stderr.
+    """
+    if isinstance(argv, str | bytes):
+        raise TypeError("argv must be a sequence of arguments, not a string (no shell is used)")
+    args = tuple(os.fspath(a) for a in argv)
+    if not args:
+        raise ValueError("argv is empty")
+    if cancel is not None and cancel.cancelled:
+        return RunResult(args, None, "", "", False, True, False, 0.0, timeout)
+    if not os.path.isdir(cwd):
+        return _not_started(args, f"working directory not found: {cwd}", timeout)
+
+    cpu = cpu_limit_s if cpu_limit_s is not None else math.ceil(timeout) + 1
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(
+            args,
+            cwd=cwd,
+            env=_child_environment(env, strip_secrets=strip_secrets),
+            stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            close_fds=True,
+            start_new_session=os.name == "posix",
+            creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
+            preexec_fn=_limiter(memory_limit_mb, cpu) if resource is not None else None,
+        )
+    except FileNotFoundError:
+        return _not_started(args, f"command not found: {args[0]}", timeout)
+    except PermissionError:
+        return _not_started(args, f"permission denied: {args[0]}", timeout)
+    except (OSError, subprocess.SubprocessError) as error:
+        return _not_started(args, f"could not start {args[0]}: {error}", timeout)
+
+    assert process.stdout is not None and process.stderr is not None
+    stdout, stderr = _Capture(process.stdout, output_limit), _Capture(process.stderr, output_limit)
+    if stdin_data is not None:
+        _start_thread(_feed, process, stdin_data)
+
+    stop_lock = threading.Lock()
+    reaped = False
+    cancelled = False
+
+    def on_cancel() -> None:
+        nonlocal cancelled
+        with stop_lock:
+            if not reaped:
+                cancelled = True
+                _kill_group(process)
+
+    remove_callback = cancel.add_callback(on_cancel) if cancel is not None else None
+    timed_out = False
+    try:
+        process.wait(timeout=max(0.0, timeout))
+    except subprocess.TimeoutExpired:
+        with stop_lock:
+            timed_out = not cancelled
+            _kill_group(process)
+        process.wait()
+    finally:
+        if remove_callback is not None:
+            remove_callback()
+    with stop_lock:
+        reaped = True
+        # Whatever the child left behind in its group must not outlive the run.
+        _kill_group(process, reaped=True)
+    stdout.join(_DRAIN_GRACE)
+    stderr.join(_DRAIN_GRACE)
+    duration = time.monotonic() - started
+    return RunResult(
+        argv=args,
+        exit_code=None if (timed_out or cancelled) else process.returncode,
+        stdout=stdout.text(),
+        stderr=stderr.text(),
+        timed_out=timed_out,
+        cancelled=cancelled,
+        truncated=stdout.truncated or stderr.truncated,
+        duration=duration,
+        timeout=timeout,
+    )
+
+
+def python_run_command(path: str, *, python: str = sys.executable) -> list[str]:
+    """The command that runs a Python file."""
+    return [python, path]
+
+
+def command_for(
+    language_id: str, path: str, configured: Mapping[str, Sequence[str]]
+) -> list[str] | None:
+    """The command that runs `path`, from the configured commands or the built-in Python one.
+
+    In configured commands `{file}` becomes the path and `{python}` this interpreter; an empty
+    configured command turns running off for that language. None: no way to run it.
+    """
+    if language_id in configured:
+        template = configured[language_id]
+        if isinstance(template, str):
+            raise TypeError(f"the run command for {language_id} must be a list, not a string")
+        if not template:
+            return None
+        return [
+            part.replace("{file}", path).replace("{python}", sys.executable) for part in template
+        ]
+    if language_id == "python":
+        return python_run_command(path)
+    return None
+
+
+def find_test_file(path: str, workspace_root: str) -> str | None:
+    """The test file for a module: tests/test_mod.py, test_mod.py beside it, tests/mod_test.py.
+
+    A test file is its own test file.
+    """
+    directory, filename = os.path.split(os.path.abspath(path))
+    stem, extension = os.path.splitext(filename)
+    if stem.startswith("test_") or stem.endswith("_test"):
+        return os.path.abspath(path) if os.path.isfile(path) else None
+    root = os.path.abspath(workspace_root)
+    candidates = [
+        os.path.join(root, "tests", f"test_{stem}{extension}"),
+        os.path.join(directory, f"test_{stem}{extension}"),
+        os.path.join(root, "tests", f"{stem}_test{extension}"),
+        os.path.join(directory, "tests", f"test_{stem}{extension}"),
+        os.path.join(root, "test", f"test_{stem}{extension}"),
+        os.path.join(directory, f"{stem}_test{extension}"),
+    ]
+    return next((c for c in candidates if os.path.isfile(c)), None)
+
+
+# --- the child -------------------------------------------------------------------------------
+
+
+def _child_environment(env: Mapping[str, str] | None, *, strip_secrets: bool) -> dict[str, str]:
+    source = os.environ if env is None else env
+    child = {
+        name: value
+        for name, value in source.items()
+        if not (strip_secrets and any(word in name.upper() for word in _SECRET_WORDS))
+    }
+    child["PYTHONUNBUFFERED"] = "1"
+    child["PYTHONDONTWRITEBYTECODE"] = "1"
+    return child
+
+
+def _limiter(memory_limit_mb: int | None, cpu_limit_s: int | None) -> Callable[[], None]:
+    """A preexec_fn setting the limits; it runs in the forked child, so it only makes calls."""
+    limits: list[tuple[int, int]] = [(resource.RLIMIT_CORE, 0)]
+    if memory_limit_mb is not None and hasattr(resource, "RLIMIT_AS"):
+        limits.append((resource.RLIMIT_AS, memory_limit_mb * 1024 * 1024))
+    if cpu_limit_s is not None:
+        limits.append((resource.RLIMIT_CPU, max(1, cpu_limit_s)))
+    setrlimit, getrlimit, infinity = resource.setrlimit, resource.getrlimit, resource.RLIM_INFINITY
+
+    def set_limits() -> None:
+        for kind, wanted in limits:
+            try:
+                _, hard = getrlimit(kind)
+                soft = wanted if hard == infinity else min(wanted, hard)
+                setrlimit(kind, (soft, hard))
+            except (ValueError, OSError):
+                pass  # A limit the platform refuses is not worth failing the run for.
+
+    return set_limits
+
+
+def _kill_group(process: subprocess.Popen[bytes], *, reaped: bool = False) -> None:
+    """SIGKILL the child's whole process group (its pgid is its pid: it leads a new session)."""
+    if os.name == "posix":
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+    elif not reaped:
+        # Windows has no process groups to signal; taskkill /T walks the tree instead.
+        subprocess.run(
+            ["taskkill", "/F", "/T", "/PID", str(process.pid)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        process.kill()
+
+
+def _feed(process: subprocess.Popen[bytes], data: str) -> None:
+    assert process.stdin is not None
+    try:
+        process.stdin.write(data.encode("utf-8"))
+        process.stdin.close()
+    except (BrokenPipeError, OSError, ValueError):
+        pass  # The child exited or closed its stdin without reading everything.
+
+
+def _start_thread(target: Callable[..., None], *args: object) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, daemon=True)
+    thread.start()
+    return thread
+
+
+class _Capture:
+    """Drains one pipe on a thread, keeping at most `limit` bytes and discarding the rest."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self._stream = stream
+        self._limit = max(0, limit)
+        self._lock = threading.Lock()
+        self._data = bytearray()
+        self.truncated = False
+        self._thread = _start_thread(self._drain)
+
+    def _drain(self) -> None:
+        read = getattr(self._stream, "read1", self._stream.read)
+        try:
+            while chunk := read(_CHUNK):
+                with self._lock:
+                    room = self._limit - len(self._data)
+                    if len(chunk) > room:
+                        self.truncated = True
+                    if room > 0:
+                        self._data += chunk[:room]
+        except (OSError, ValueError):
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                self._stream.close()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def text(self) -> str:
+        with self._lock:
+            return self._data.decode("utf-8", errors="replace")
+
+
+def _not_started(args: tuple[str, ...], reason: str, timeout: float) -> RunResult:
+    return RunResult(args, None, "", reason, False, False, False, 0.0, timeout)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+    if name == "SIGXCPU":
+        return "SIGXCPU (CPU time limit reached)"
+    return name
