@@ -23,7 +23,7 @@ DEFAULT_MODELS = {
     "escalation": "llama3",
 }
 STRATEGIES = ("round_robin", "least_busy")
-APIS = ("ollama", "openai")
+APIS = ("ollama", "openai", "openai_completions")
 OLLAMA_OPTION_KEYS = (
     "temperature",
     "num_ctx",
@@ -88,6 +88,8 @@ class Endpoint:
 
     url: str
     headers_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    api: str | None = None  # None: the role's api
+    key_env: str | None = None  # environment variable holding a bearer key
 
     def headers(self) -> dict[str, str]:
         """Header values read from the environment now; missing variables are left out."""
@@ -96,6 +98,9 @@ class Endpoint:
             value = os.environ.get(var)
             if value:
                 out[name] = value
+        key = os.environ.get(self.key_env) if self.key_env else None
+        if key:
+            out["Authorization"] = f"Bearer {key}"
         return out
 
 
@@ -493,8 +498,10 @@ def _endpoint(node: _Node, key: str, file: str) -> Endpoint:
                         hnode.line,
                     )
                 headers[name] = hnode.value
+        api = sub.text("api", None, choices=APIS)
+        key_env = sub.text("key_env", None)
         sub.finish()
-        return Endpoint(url, MappingProxyType(headers))
+        return Endpoint(url, MappingProxyType(headers), api, key_env)
     return Endpoint(check_url(node.value, key=key, file=file, line=node.line))
 
 

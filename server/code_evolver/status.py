@@ -14,9 +14,10 @@ def probe_all(client: OllamaClient, timeout: float = 5.0) -> dict[str, ProbeResu
     """Probe every distinct endpoint of every role once (`/api/tags`)."""
     results: dict[str, ProbeResult] = {}
     for role in client.status():
-        for endpoint in client.role_settings(role.role).endpoints:
+        settings = client.role_settings(role.role)
+        for endpoint in settings.endpoints:
             if endpoint.url not in results:
-                results[endpoint.url] = client.probe(endpoint, timeout)
+                results[endpoint.url] = client.probe(endpoint, timeout, settings.api)
     return results
 
 
@@ -37,7 +38,7 @@ def render_status(roles: list[RoleStatus], probes: dict[str, ProbeResult] | None
             probe = probes.get(ep.url) if probes else None
             if probe is not None and ep.state == "ok":
                 state = "ok" if probe.ok else "unreachable"
-                if probe.ok and not has_model(probe.models, role.model):
+                if probe.ok and not has_model(probe.models, role.model, probe.api):
                     state = "model missing"
             error = ep.last_error or (probe.error if probe is not None else None)
             latency = f", last {ep.last_latency:.2f} s" if ep.last_latency is not None else ""
@@ -78,7 +79,7 @@ def diagnose(client: OllamaClient, probes: dict[str, ProbeResult]) -> list[Findi
                         f"(ollama.models.{name}) and that port {_port(endpoint.url)} is open",
                     )
                 )
-            elif not has_model(probe.models, role.model):
+            elif not has_model(probe.models, role.model, probe.api):
                 have = ", ".join(probe.models) or "none"
                 findings.append(
                     Finding(

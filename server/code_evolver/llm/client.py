@@ -11,7 +11,7 @@ from typing import Any
 
 from ..cancel import Cancelled, CancelToken
 from ..config import ConfigManager, Endpoint, RoleSettings
-from . import protocol
+from .dialects import DIALECTS, OllamaDialect, Request
 from .errors import (
     AllEndpointsFailed,
     HTTPStatusError,
@@ -58,6 +58,7 @@ class ProbeResult:
     models: tuple[str, ...]
     error: str | None
     seconds: float
+    api: str = "ollama"
 
 
 # Called with a short step description whenever the client starts on an endpoint.
@@ -145,16 +146,12 @@ class OllamaClient:
         role = pool.settings
         model_name = model or role.model
 
-        def payload(_: Endpoint) -> dict[str, Any]:
-            return protocol.generate_payload(
-                model_name,
-                prompt,
-                system=system,
-                options=self._options(role, options),
-                keep_alive=role.keep_alive,
+        def request(endpoint: Endpoint) -> Request:
+            return self._dialect(endpoint, role).generate(
+                model_name, prompt, system, self._options(role, options), role.keep_alive
             )
 
-        return self._request(pool, model_name, "/api/generate", payload, on_text, on_step, cancel)
+        return self._request(pool, model_name, request, on_text, on_step, cancel)
 
     def chat(
         self,
@@ -193,15 +190,12 @@ class OllamaClient:
         role = pool.settings
         model_name = model or role.model
 
-        def payload(_: Endpoint) -> dict[str, Any]:
-            return protocol.chat_payload(
-                model_name,
-                messages,
-                options=self._options(role, options),
-                keep_alive=role.keep_alive,
+        def request(endpoint: Endpoint) -> Request:
+            return self._dialect(endpoint, role).chat(
+                model_name, messages, self._options(role, options), role.keep_alive
             )
 
-        return self._request(pool, model_name, "/api/chat", payload, on_text, on_step, cancel)
+        return self._request(pool, model_name, request, on_text, on_step, cancel)
 
     def status(self) -> list[RoleStatus]:
         """Every role with the health of each of its endpoints."""
@@ -235,19 +229,26 @@ class OllamaClient:
     def add_health_listener(self, listener: Callable[[], None]) -> None:
         self.registry.add_listener(listener)
 
-    def probe(self, endpoint: Endpoint | str, timeout: float = 5.0) -> ProbeResult:
-        """Ask `/api/tags` which models an endpoint has; never runs a completion."""
+    def probe(
+        self, endpoint: Endpoint | str, timeout: float = 5.0, api: str = "ollama"
+    ) -> ProbeResult:
+        """Ask `/api/tags` (or `/v1/models`) which models an endpoint has; never a completion."""
         if isinstance(endpoint, str):
             endpoint = Endpoint(endpoint)
+        dialect = DIALECTS[endpoint.api or api]
         started = time.monotonic()
         try:
             data = self.transport.get_json(
-                endpoint.url, "/api/tags", timeout=timeout, headers=endpoint.headers()
+                endpoint.url, dialect.models_path, timeout=timeout, headers=endpoint.headers()
             )
-            names = tuple(protocol.tag_names(data))
+            names = tuple(dialect.model_names(data))
         except LLMError as exc:
-            return ProbeResult(endpoint.url, False, (), exc.detail, time.monotonic() - started)
-        return ProbeResult(endpoint.url, True, names, None, time.monotonic() - started)
+            return ProbeResult(
+                endpoint.url, False, (), exc.detail, time.monotonic() - started, dialect.name
+            )
+        return ProbeResult(
+            endpoint.url, True, names, None, time.monotonic() - started, dialect.name
+        )
 
     def close(self) -> None:
         self.transport.close()
@@ -267,6 +268,10 @@ class OllamaClient:
             known = ", ".join(n for n in self._pools if n != DEFAULT_ROLE)
             raise ValueError(f"unknown model_key {role!r}; known roles: {known}") from None
 
+    @staticmethod
+    def _dialect(endpoint: Endpoint, role: RoleSettings) -> OllamaDialect:
+        return DIALECTS[endpoint.api or role.api]
+
     def _options(self, role: RoleSettings, extra: Mapping[str, Any] | None) -> dict[str, Any]:
         merged = dict(role.options)
         if extra:
@@ -277,8 +282,7 @@ class OllamaClient:
         self,
         pool: RolePool,
         model: str,
-        path: str,
-        payload: Callable[[Endpoint], dict[str, Any]],
+        request: Callable[[Endpoint], Request],
         on_text: Callable[[str], None] | None,
         on_step: StepCallback | None,
         cancel: CancelToken | None,
@@ -302,7 +306,7 @@ class OllamaClient:
                 on_step(f"Generating with {model} at {endpoint.url}")
             try:
                 text, seconds = self._send(
-                    endpoint, role, model, path, payload(endpoint), on_text, cancel
+                    endpoint, role, model, request(endpoint), on_text, cancel
                 )
             except Cancelled:
                 log.info("Request to %s cancelled; connection closed", endpoint.url)
@@ -354,8 +358,7 @@ class OllamaClient:
         endpoint: Endpoint,
         role: RoleSettings,
         model: str,
-        path: str,
-        body: dict[str, Any],
+        request: Request,
         on_text: Callable[[str], None] | None,
         cancel: CancelToken | None,
     ) -> tuple[str, float]:
@@ -365,18 +368,21 @@ class OllamaClient:
         size = 0
         max_chars = self.config.settings.max_output_chars
         url = endpoint.url
+        dialect = self._dialect(endpoint, role)
         with self.registry.track(url):
             try:
                 lines = self.transport.stream_lines(
                     url,
-                    path,
-                    body,
+                    request.path,
+                    request.body,
                     headers=endpoint.headers(),
                     limits=limits,
                     cancel=cancel,
-                    line_parser=lambda raw: protocol.parse_line(raw, url),
+                    line_parser=lambda raw: dialect.parse(raw, url),
                 )
                 for chunk in lines:
+                    if chunk is None:
+                        continue
                     if chunk.text:
                         pieces.append(chunk.text)
                         size += len(chunk.text)
@@ -390,7 +396,7 @@ class OllamaClient:
                     if chunk.done:
                         return "".join(pieces), time.monotonic() - started
             except HTTPStatusError as error:
-                raise protocol.classify_status(error, model) from None
+                raise dialect.classify(error, model) from None
             except (LLMError, Cancelled):
                 raise
             except Exception as exc:  # a transport surprise must still fail over, not crash

@@ -106,7 +106,13 @@ def tag_names(data: Any) -> list[str]:
     return names
 
 
-def has_model(names: Sequence[str], model: str) -> bool:
-    """Whether `model` is among pulled `names`; 'codellama' matches 'codellama:latest'."""
+def has_model(names: Sequence[str], model: str, api: str = "ollama") -> bool:
+    """Whether `model` is among pulled `names`; 'codellama' matches 'codellama:latest'.
+
+    An OpenAI-compatible server that lists a single model (llama.cpp) serves it whatever name
+    a request uses, and lists it by file name.
+    """
     wanted = model if ":" in model else f"{model}:latest"
-    return any(n in (model, wanted) for n in names)
+    if any(n in (model, wanted) for n in names):
+        return True
+    return api != "ollama" and (len(names) == 1 or any(model in n for n in names))

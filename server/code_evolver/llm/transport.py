@@ -293,11 +293,16 @@ class Transport:
             raise Cancelled()
 
 
-def _finish(response: requests.Response, tracker: _Tracker, error: BaseException | None,
-            cancel: CancelToken | None) -> None:
+def _finish(
+    response: requests.Response,
+    tracker: _Tracker,
+    error: BaseException | None,
+    cancel: CancelToken | None,
+) -> None:
     """Give a fully read connection back for reuse; close any other so the server stops."""
     reusable = (error is None or isinstance(error, GeneratorExit)) and not (
-        cancel is not None and cancel.cancelled)
+        cancel is not None and cancel.cancelled
+    )
     if reusable:
         raw = response.raw
         try:

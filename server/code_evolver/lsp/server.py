@@ -103,8 +103,10 @@ def serve(config_path: str | None = None, tcp: str | None = None) -> int:
     server, state = build_server(config_path)
     handler = _LspLogHandler(server, state)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logging.getLogger("code_evolver").addHandler(handler)
-    logging.getLogger("code_evolver").setLevel(logging.INFO)
+    ours = logging.getLogger("code_evolver")
+    ours.addHandler(handler)
+    ours.setLevel(logging.INFO)
+    ours.propagate = False  # the editor shows stderr too; each line once is enough
     try:
         if tcp:
             host, _, port = tcp.rpartition(":")
