@@ -26,7 +26,9 @@ __all__ = [
     "start_fakes",
 ]
 
-GENERATION_PATHS = ("/api/generate", "/api/chat")
+GENERATION_PATHS = ("/api/generate", "/api/chat", "/v1/chat/completions", "/v1/completions")
+OPENAI_KINDS = {"/v1/chat/completions": "openai_chat", "/v1/completions": "openai_text"}
+SSE = "text/event-stream"
 NDJSON = "application/x-ndjson"
 JSON_TYPE = "application/json; charset=utf-8"
 
@@ -247,7 +249,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self._begin(code, ctype, len(data)) and self.command != "HEAD":
             self._send(data)
 
-    def _error(self, code: int, message: str) -> None:
+    def _error(self, code: int, message: str, kind: str = "") -> None:
+        if kind.startswith("openai"):
+            error = {"message": message, "type": "invalid_request_error",
+                     "code": "model_not_found" if code == 404 else None}
+            self._whole(code, _dumps({"error": error}))
+            return
         self._whole(code, _dumps({"error": message}))
 
     def _abort(self) -> None:
@@ -317,6 +324,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._whole(200, b"Ollama is running", "text/plain; charset=utf-8")
         elif path == "/api/version":
             self._whole(200, _dumps({"version": fake.version}))
+        elif path == "/v1/models":
+            data = [{"id": m, "object": "model", "owned_by": "fake"} for m in fake.models]
+            self._whole(200, _dumps({"object": "list", "data": data}))
         elif path == "/api/tags":
             self._whole(200, _dumps({"models": [fake._model_info(m) for m in fake.models]}))
         elif path == "/api/ps":
@@ -370,7 +380,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- generation ----------------------------------------------------------------------------
     def _generation(self, path: str, body: Any, raw: bytes, failure: _Failure | None) -> None:
         fake = self.fake
-        kind = "chat" if path == "/api/chat" else "generate"
+        kind = OPENAI_KINDS.get(path) or ("chat" if path == "/api/chat" else "generate")
         if not isinstance(body, dict):
             self._error(400, "invalid character in request body" if raw else "missing request body")
             return
@@ -379,9 +389,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, "model is required")
             return
         if _normal_model(model) not in {_normal_model(m) for m in fake.models}:
-            self._error(404, f'model "{model}" not found, try pulling it first')
+            self._error(404, f'model "{model}" not found, try pulling it first', kind)
             return
-        if kind == "chat" and not isinstance(body.get("messages", []), list):
+        if kind in ("chat", "openai_chat") and not isinstance(body.get("messages", []), list):
             self._error(400, "messages must be a list")
             return
         stream = body.get("stream") is not False
@@ -458,8 +468,25 @@ class _Handler(BaseHTTPRequestHandler):
         )
         return extra
 
+    def _line(self, kind: str, model: str, text: str, done: bool, **extra: Any) -> bytes:
+        """One stream line: NDJSON for Ollama, `data:` events (and [DONE]) for OpenAI."""
+        if not kind.startswith("openai"):
+            return _dumps(self._obj(kind, model, text, done, **extra)) + b"\n"
+        event = self._obj(kind, model, text, done, **extra)
+        line = b"data: " + _dumps(event) + b"\n\n"
+        return line + b"data: [DONE]\n\n" if done else line
+
     @staticmethod
     def _obj(kind: str, model: str, text: str, done: bool, **extra: Any) -> dict[str, Any]:
+        if kind.startswith("openai"):
+            reason = extra.get("done_reason", "stop") if done else None
+            if kind == "openai_chat":
+                choice: dict[str, Any] = {"index": 0, "delta": {"content": text} if text else {},
+                                          "finish_reason": reason}
+            else:
+                choice = {"index": 0, "text": text, "finish_reason": reason}
+            return {"id": "cmpl-fake", "object": "chat.completion.chunk", "created": 0,
+                    "model": model, "choices": [choice]}
         obj: dict[str, Any] = {"model": model, "created_at": _now()}
         if kind == "chat":
             obj["message"] = {"role": "assistant", "content": text}
@@ -479,7 +506,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         mode = failure.mode if failure else None
         after = int(failure.kw.get("after", 2)) if failure else 0
-        if not self._begin(200, NDJSON):
+        if not self._begin(200, SSE if kind.startswith("openai") else NDJSON):
             return
         for i, piece in enumerate(pieces):
             if mode == "break" and i >= after:
@@ -489,7 +516,7 @@ class _Handler(BaseHTTPRequestHandler):
                 break
             if self._wait(self.fake.chunk_delay if i else 0.0) != "ok":
                 return
-            if not self._chunk(_dumps(self._obj(kind, model, piece, False)) + b"\n"):
+            if not self._chunk(self._line(kind, model, piece, False)):
                 return
             if failure is not None and mode == "idle" and i == 0:
                 if self._wait(math.inf, failure.release) != "released":
@@ -504,12 +531,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if mode == "error_line":
             error = str(failure.kw.get("error", STREAM_ERROR)) if failure else STREAM_ERROR
-            if self._chunk(_dumps({"error": error}) + b"\n"):
+            line = (b"data: " + _dumps({"error": {"message": error, "type": "server_error"}})
+                    + b"\n\n") if kind.startswith("openai") else _dumps({"error": error}) + b"\n"
+            if self._chunk(line):
                 self._end_chunks()
             return
         if self._wait(0.0) != "ok":
             return
-        if self._chunk(_dumps(self._obj(kind, model, "", True, **final)) + b"\n"):
+        if self._chunk(self._line(kind, model, "", True, **final)):
             self._end_chunks()
 
     def _single(
