@@ -32,8 +32,11 @@ def replacement_text(new_source: str, old_source: str, region: Region) -> str:
     kept_tail = new_lines[len(new_lines) - after :] if after > 0 else []
     body = new_lines[region.start : len(new_lines) - len(kept_tail)]
     text = "".join(body)
-    if region.end + 1 >= len(old_lines) and not old_source.endswith(("\n", "\r")):
-        text = text.rstrip("\r\n")
+    if region.end + 1 >= len(old_lines):
+        # The range stops before the last line's newline, which the document keeps.
+        text = text.removesuffix("\r\n") if text.endswith("\r\n") else text.removesuffix("\n")
+        if not old_source.endswith(("\n", "\r")):
+            text = text.rstrip("\r\n")
     return text
 
 
