@@ -6,12 +6,14 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..cancel import CancelToken
 from ..config import ConfigError, ConfigManager
 from ..llm import OllamaClient
 from ..pipeline.stubs import Stub, find_stubs
@@ -66,6 +68,8 @@ class ServerState:
         self.in_flight = 0
         self.pending_problem: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        # Cancel switches of work in flight, so shutdown can stop streams and kill children.
+        self.active: set[CancelToken] = set()
         # Run diagnostics this server published, per URI, as plain LSP JSON.
         self.published: dict[str, list[dict[str, Any]]] = {}
 
@@ -155,6 +159,12 @@ class ServerState:
         sources.update(open_docs)
         return sources
 
-    def close(self) -> None:
-        self.client.close()
+    def close(self, wait: float = 10.0) -> None:
+        """Stop all work: cancel it, wait a little for children to be killed, close sockets."""
+        for token in list(self.active):
+            token.cancel()
         self.jobs.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + wait
+        while self.active and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.client.close()

@@ -98,9 +98,12 @@ async def run_job(
     cancel = CancelToken()
     loop = asyncio.get_running_loop()
     state.in_flight += 1
+    state.active.add(cancel)
+    future: asyncio.Future[T] | None = None
     try:
         async with Progress(server, title, cancel, state.client_supports_progress) as progress:
-            future = loop.run_in_executor(state.jobs, work, cancel, progress.step)
+            future = loop.run_in_executor(state.jobs, _until_done(state, cancel, work),
+                                          cancel, progress.step)
             try:
                 return await asyncio.shield(future)
             except asyncio.CancelledError:
@@ -110,6 +113,22 @@ async def run_job(
                 raise
     finally:
         state.in_flight -= 1
+        if future is None or future.cancelled():
+            state.active.discard(cancel)  # the thread never started
+
+
+def _until_done(state: ServerState, cancel: CancelToken,
+                work: Callable[[CancelToken, Callable[[str], None]], T]
+                ) -> Callable[[CancelToken, Callable[[str], None]], T]:
+    """Wrap `work` so its cancel switch stays registered until the thread really ends."""
+
+    def run(token: CancelToken, step: Callable[[str], None]) -> T:
+        try:
+            return work(token, step)
+        finally:
+            state.active.discard(cancel)
+
+    return run
 
 
 def _target(state: ServerState, snap: Snapshot) -> Target:
