@@ -1,0 +1,94 @@
+"""The command line against real Ollama-protocol servers: doctor, status, generate and fix."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import role_config
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "code_evolver", *args], capture_output=True,
+                          text=True, timeout=120, cwd=cwd)
+
+
+def all_roles(*urls: str) -> dict:
+    return role_config({"generator": list(urls), "overseer": list(urls),
+                        "evaluator": list(urls)})
+
+
+def test_doctor_reports_two_healthy_endpoints(fake_factory, write_config):
+    a, b = fake_factory(), fake_factory()
+    proc = run("doctor", "--config", str(write_config(all_roles(a.url, b.url))))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"ok    {a.url}" in proc.stdout and f"ok    {b.url}" in proc.stdout
+    assert "All roles are ready." in proc.stdout
+    # Probes use /api/tags only: doctor never runs a completion.
+    assert {r.path for r in a.requests + b.requests} == {"/api/tags"}
+
+
+def test_doctor_names_each_problem_and_its_fix(fake_factory, write_config):
+    no_codellama = fake_factory(models=("llama3:latest",))
+    dead = fake_factory()
+    dead.fail("refuse")
+    config = role_config({"generator": [no_codellama.url], "overseer": [dead.url],
+                          "evaluator": [no_codellama.url]})
+    proc = run("doctor", "--config", str(write_config(config)))
+    assert proc.returncode == 1
+    assert "generator (codellama): NOT READY" in proc.stdout
+    assert "model 'codellama' is not pulled (it has: llama3:latest)" in proc.stdout
+    assert "run `ollama pull codellama` on that machine" in proc.stdout
+    assert "overseer (llama3): NOT READY" in proc.stdout
+    assert "connection refused" in proc.stdout and "ollama serve" in proc.stdout
+    assert "evaluator (llama3): ready" in proc.stdout
+
+
+def test_status_shows_roles_endpoints_and_health(fake_factory, write_config):
+    a, b = fake_factory(), fake_factory()
+    b.fail("refuse")
+    proc = run("status", "--config", str(write_config(all_roles(a.url, b.url))))
+    assert proc.returncode == 0
+    assert "generator: model codellama, round_robin" in proc.stdout
+    lines = proc.stdout.splitlines()
+    assert any(a.url in line and " ok " in line for line in lines)
+    assert any(b.url in line and "unreachable" in line for line in lines)
+
+
+def test_generate_prints_clean_code_and_the_endpoint(fake, write_config):
+    fake.reply = "Sure! Here you go:\n```python\nresult = 1 + 1\nprint(result)\n```\nEnjoy."
+    proc = run("generate", "add 1 plus 1", "--config", str(write_config(all_roles(fake.url))))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "result = 1 + 1\nprint(result)\n"
+    assert f"at {fake.url}" in proc.stderr
+    assert "add 1 plus 1" in fake.requests[-1].body["prompt"]
+
+
+def test_fix_prints_a_diff_and_writes_with_write(fake, write_config, tmp_path):
+    fake.reply = ("```python\ndef average(values):\n    return sum(values) / len(values)\n```")
+    script = tmp_path / "avg.py"
+    source = ("def average(values):\n    return sum(values) / len(value)\n\n\n"
+              "print(average([1, 2]))\n")
+    script.write_text(source)
+    config = str(write_config(all_roles(fake.url)))
+    proc = run("fix", str(script), "--config", config)
+    assert proc.returncode == 0, proc.stderr
+    assert "-    return sum(values) / len(value)" in proc.stdout
+    assert "+    return sum(values) / len(values)" in proc.stdout
+    assert script.read_text() == source  # no --write: nothing changes
+    assert "NameError" in proc.stderr or "Attempt 1/3" in proc.stderr
+    proc = run("fix", str(script), "--config", config, "--write")
+    assert proc.returncode == 0
+    assert "len(values)" in script.read_text()
+
+
+def test_fix_with_no_endpoint_is_one_clear_error(fake, write_config, tmp_path):
+    fake.fail("refuse")
+    script = tmp_path / "bad.py"
+    script.write_text("print(undefined)\n")
+    proc = run("fix", str(script), "--config", str(write_config(all_roles(fake.url))))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert f"{fake.url}: connection refused" in proc.stderr
+    assert script.read_text() == "print(undefined)\n"
