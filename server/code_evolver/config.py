@@ -258,7 +258,7 @@ class _Section:
     def key_path(self, key: str) -> str:
         return f"{self.path}.{key}" if self.path else key
 
-    def error(self, key: str, message: str, line: int | None) -> ConfigError:
+    def error(self, key: str | None, message: str, line: int | None) -> ConfigError:
         return ConfigError(message, file=self.file, line=line, key=key)
 
     def has(self, key: str) -> bool:

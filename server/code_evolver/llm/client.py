@@ -349,9 +349,9 @@ class OllamaClient:
                 time.monotonic() - started,
                 tuple(failures),
             )
-        error = AllEndpointsFailed(role.role, model, failures)
-        log.error("%s", error)
-        raise error
+        failed = AllEndpointsFailed(role.role, model, failures)
+        log.error("%s", failed)
+        raise failed
 
     def _send(
         self,

@@ -168,6 +168,8 @@ async def _perform(
 
 async def _apply(server: LanguageServer, state: ServerState, result: work.WorkResult) -> bool:
     snap = result.snapshot
+    if result.edit is None:
+        return False
     if snap is not None:
         current = server.workspace.text_documents.get(snap.uri)
         if current is None or current.version != snap.version:

@@ -108,8 +108,6 @@ class ServerState:
         client = OllamaClient(config_manager=config)
         with self._lock:
             self.config, self.client = config, client
-        for listener in getattr(old.registry, "_listeners", []):
-            client.add_health_listener(listener)
         old.close()
 
     def _inside_workspace(self, path: str) -> bool:

@@ -112,7 +112,10 @@ def narrow_to_function(candidate: str, name: str | None) -> str:
     return candidate
 
 
-def _top_level(source: str) -> dict[str, ast.stmt] | None:
+_Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+def _top_level(source: str) -> dict[str, _Definition] | None:
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
