@@ -1,12 +1,12 @@
 -- Test driver for tests/test_neovim.py, loaded after editors/neovim/code_evolver.lua.
--- Opens $CE_FILE, waits for the code-evolver client, lists the code actions for a diagnostic on
--- line $CE_LINE (0-based), runs "Fix with ..." through Neovim's own vim.lsp.buf.code_action (with
--- vim.ui.select answering for the user), waits for the buffer to change, writes its lines to
--- $CE_OUT and quits: exit 0 on success, 1 (cquit) on any failure or timeout. Notes go to $CE_LOG.
+-- Opens $CE_FILE, waits for the code-evolver client, saves the file so the server (run_on_save)
+-- publishes the failure as a diagnostic, presses the snippet's <leader>ca on that line with
+-- vim.ui.select answering "Fix with ..." for the user, waits for the buffer to change, writes
+-- its lines to $CE_OUT and quits: exit 0 on success, 1 (cquit) on any failure or timeout.
+-- Everything seen on the way goes to $CE_LOG.
 -- $CE_MODE=command removes codeAction resolveSupport from the client's capabilities, as an
 -- editor without resolve would, so the server attaches its command instead.
 local file, out, log_path = os.getenv('CE_FILE'), os.getenv('CE_OUT'), os.getenv('CE_LOG')
-local line = tonumber(os.getenv('CE_LINE') or '0')
 local mode = os.getenv('CE_MODE') or 'resolve'
 local timeout = tonumber(os.getenv('CE_TIMEOUT_MS') or '60000')
 
@@ -37,12 +37,12 @@ for _, method in ipairs({ 'window/showMessage', 'window/logMessage', 'workspace/
 end
 
 if mode == 'command' then
-  -- vim.lsp.start (0.8+) also goes through vim.lsp.start_client.
-  local start_client = vim.lsp.start_client
-  vim.lsp.start_client = function(config)
-    config.capabilities = config.capabilities or vim.lsp.protocol.make_client_capabilities()
-    config.capabilities.textDocument.codeAction.resolveSupport = nil
-    return start_client(config)
+  -- The client asks for these when the config has no capabilities (the snippet sets none).
+  local make_capabilities = vim.lsp.protocol.make_client_capabilities
+  vim.lsp.protocol.make_client_capabilities = function(...)
+    local capabilities = make_capabilities(...)
+    capabilities.textDocument.codeAction.resolveSupport = nil
+    return capabilities
   end
 end
 
@@ -68,58 +68,67 @@ end
 local function main()
   vim.cmd('edit ' .. vim.fn.fnameescape(file))
   local buf = vim.api.nvim_get_current_buf()
-  log('%s, filetype %s', vim.fn.matchstr(vim.fn.execute('version'), 'NVIM v\\S*'), vim.bo[buf].filetype)
+  local v = vim.version()
+  log('nvim %d.%d.%d, filetype %s', v.major, v.minor, v.patch, vim.bo[buf].filetype)
   wait('the code-evolver client to attach', function() return ours(buf) ~= nil end)
   local client = ours(buf)
   log('attached client %d, offset encoding %s', client.id, tostring(client.offset_encoding))
-
-  local text = vim.api.nvim_buf_get_lines(buf, line, line + 1, true)[1]
-  local diagnostic = {
-    range = { start = { line = line, character = 0 }, ['end'] = { line = line, character = #text } },
-    message = "TypeError: object of type 'int' has no len()",
-    severity = 1,
-    source = 'python',
-  }
-  local context = { diagnostics = { diagnostic } }
-
-  -- What the lightbulb offers (no model work happens here).
-  local params = vim.lsp.util.make_range_params(0, client.offset_encoding)
-  params.range = { start = { line = line, character = 0 }, ['end'] = { line = line, character = 0 } }
-  params.context = context
-  local replies = vim.lsp.buf_request_sync(buf, 'textDocument/codeAction', params, timeout)
-  local reply = (replies or {})[client.id] or {}
-  if reply.err or reply.error then error('codeAction failed: ' .. vim.inspect(reply), 0) end
-  local fix
-  for _, action in ipairs(reply.result or {}) do
-    local has = (action.edit and ' +edit' or '') .. (action.command and ' +command' or '')
-    log('offered: %s%s', action.title, has)
-    if not fix and action.title:find('^Fix with ') then fix = action end
+  -- Log each request Neovim sends from now on (client.requests holds the pending ones).
+  local seen = {}
+  local function note_requests()
+    for id, request in pairs(client.requests or {}) do
+      if not seen[id] then
+        seen[id] = true
+        log('request: %s', request.method)
+      end
+    end
   end
-  if not fix then error('no "Fix with" action was offered', 0) end
-  log('shape: %s', fix.edit and 'edit' or fix.command and 'command' or 'resolve')
+  vim.api.nvim_create_autocmd('User', { pattern = 'LspRequest', callback = note_requests })
+  pcall(vim.api.nvim_create_autocmd, 'LspRequest', { callback = note_requests }) -- 0.10+
+  local function idle()
+    for _, request in pairs(client.requests or {}) do
+      if request.type == 'pending' then return false end
+    end
+    return true
+  end
 
-  -- Now the way a user runs it: <leader>ca, then pick "Fix with ..." from the menu.
+  -- Save: with run_on_save the server runs the file and publishes the failure as a diagnostic.
+  vim.cmd('write')
+  wait('a diagnostic from the server', function() return #vim.diagnostic.get(buf) > 0 end)
+  local first = vim.diagnostic.get(buf)[1]
+  for _, d in ipairs(vim.diagnostic.get(buf)) do
+    log('diagnostic: line %d: %s', d.lnum, d.message)
+  end
+
+  -- Now what a user does: cursor on that line, <leader>ca, pick "Fix with ..." from the menu.
   local chosen
   vim.ui.select = function(items, _, on_choice)
+    for _, item in ipairs(items) do
+      local action = action_of(item)
+      local has = (action.edit and ' +edit' or '') .. (action.command and ' +command' or '')
+      log('offered: %s%s', tostring(action.title), has)
+    end
     for index, item in ipairs(items) do
-      if action_of(item).title == fix.title then
+      local action = action_of(item)
+      if tostring(action.title):find('^Fix with ') then
+        log('shape: %s', action.edit and 'edit' or action.command and 'command' or 'resolve')
         chosen = true
         return on_choice(item, index)
       end
     end
+    chosen = false
     on_choice(nil, nil)
   end
   local tick = vim.api.nvim_buf_get_changedtick(buf)
-  vim.api.nvim_win_set_cursor(0, { line + 1, 0 })
-  if vim.fn.has('nvim-0.8') == 1 then
-    vim.lsp.buf.code_action({ context = context })
-  else
-    vim.lsp.buf.code_action(context)
-  end
+  vim.api.nvim_win_set_cursor(0, { first.lnum + 1, 0 })
+  vim.cmd('normal \\ca') -- the snippet's mapping (<leader> is a backslash by default)
   wait('the code action menu', function() return chosen ~= nil end)
+  if not chosen then error('the menu had no "Fix with" action', 0) end
   wait('the fix to change the buffer', function()
     return vim.api.nvim_buf_get_changedtick(buf) ~= tick
   end)
+  -- Let the server finish (after an applyEdit it still owes the executeCommand reply).
+  wait('the server to answer every request', idle)
   vim.fn.writefile(vim.api.nvim_buf_get_lines(buf, 0, -1, true), out)
   log('wrote %s', out)
 end

@@ -121,6 +121,9 @@ def code_action(
 async def resolve(
     server: LanguageServer, state: ServerState, action: types.CodeAction
 ) -> types.CodeAction:
+    if not state.client_supports_resolve:
+        # Such actions carry our command, which does the work; resolving too would do it twice.
+        return action
     data = action.data if isinstance(action.data, Mapping) else {}
     runner = WORKS.get(str(data.get("command")))
     args = data.get("args")
