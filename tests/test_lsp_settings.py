@@ -52,6 +52,8 @@ async def test_run_on_save_publishes_the_traceback_line(editor, config):
     actions = await editor.actions(uri, 1, [found])
     assert actions[0].title == "Fix with codellama: ZeroDivisionError: division by zero"
     editor.change(uri, source.replace("f(0)", "f(2)"))
+    # Stale once the text changes: cleared at once, not at the next save.
+    assert await editor.wait_for(lambda: len(editor.client.diagnostics[uri]) == 0)
     editor.client.text_document_did_save(types.DidSaveTextDocumentParams(
         text_document=types.TextDocumentIdentifier(uri=uri)))
     assert await editor.wait_for(lambda: len(editor.client.diagnostics[uri]) == 0)

@@ -71,6 +71,10 @@ def build_server(config_path: str | None = None) -> tuple[LanguageServer, Server
     async def on_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
         await handlers.did_save(ls, state, params)
 
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def on_change(ls: LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+        handlers.did_change(ls, state, params)
+
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def on_close(ls: LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         state.forget(params.text_document.uri)

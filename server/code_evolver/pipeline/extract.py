@@ -16,6 +16,10 @@ _OPENING_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>
 _PYTHON_TAG = re.compile(r"\[PYTHON\](?P<body>.*?)(?:\[/PYTHON\]|\Z)", re.IGNORECASE | re.DOTALL)
 _CODE_TAG = re.compile(r"<code(?:\s[^>]*)?>(?P<body>.*?)(?:</code>|\Z)", re.IGNORECASE | re.DOTALL)
 _LINE_END = re.compile(r"\r\n|\r|\n")
+_BLOCK_HEADER = re.compile(
+    r"^[ \t]*(?:async[ \t]+)?(?:def|class|if|elif|else|for|while|with|try|except|finally"
+    r"|match|case)\b[^#]*:[ \t]*(?:#.*)?$"
+)
 _DEF_NAME = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+(?P<name>\w+)", re.MULTILINE)
 
 # Fallback search for code in unfenced prose is quadratic at worst; this bounds it.
@@ -25,9 +29,17 @@ _PARSE_BUDGET = 2_000
 class NoCodeInReply(ValueError):
     """The model answered, but with nothing that looks like code in the wanted language."""
 
-    def __init__(self, language: str = "python") -> None:
-        super().__init__(f"The model's reply contained no {language} code")
+    def __init__(self, language: str = "python", *, incomplete: bool = False) -> None:
+        if incomplete:
+            message = (
+                f"The model's reply contained no complete {language} code "
+                "(it was cut off or does not parse)"
+            )
+        else:
+            message = f"The model's reply contained no {language} code"
+        super().__init__(message)
         self.language = language
+        self.incomplete = incomplete
 
 
 @dataclass(frozen=True)
@@ -65,9 +77,10 @@ def extract_code(reply: str, language: str = "python", *, original: str | None =
         if not code:
             raise NoCodeInReply(language)
         return code
-    found = _longest_parsing_run(split_lines(reply))
+    lines = split_lines(reply)
+    found = _longest_parsing_run(lines)
     if found is None:
-        raise NoCodeInReply(language)
+        raise NoCodeInReply(language, incomplete=_looks_like_code(lines))
     return found
 
 
@@ -191,9 +204,11 @@ def _longest_parsing_run(lines: list[str]) -> str | None:
             end = start + error_line - 1 if 1 < error_line <= end - start else end - 1
             if error_line == 1:
                 break
+        if found and _is_fragment(lines, start, end):
+            found = False  # a block cut off (or broken) after the run: not usable code
         if found:
             tree = _parse("\n".join(_dedent_lines(lines[start:end])))
-            if tree is not None and _has_code(tree):
+            if tree is not None and _has_code(tree) and _compiles(tree):
                 best = (start, end)
             start = max(end, start + 1)
         else:
@@ -202,6 +217,38 @@ def _longest_parsing_run(lines: list[str]) -> str | None:
         return None
     start, end = _trim_bare_words(lines, *best)
     return _trim_blank_lines("\n".join(lines[start:end]))
+
+
+def _looks_like_code(lines: list[str]) -> bool:
+    """Whether a reply without usable code still has a Python block header (broken code)."""
+    return any(
+        _BLOCK_HEADER.match(line) and line.lstrip().startswith(("def", "class", "async"))
+        for line in lines
+    )
+
+
+def _is_fragment(lines: list[str], start: int, end: int) -> bool:
+    """Whether lines start..end are only part of a larger block that does not parse.
+
+    That is when the next non-blank line is indented deeper than the run (the last block
+    continues: the reply was cut off or has a syntax error further down), or when the line
+    before the run is a Python block header indented less (the run is the body of a block
+    whose header is broken). Such a run parses but is not the code the model meant: a function
+    whose body was cut after two lines would replace a whole function and may even run.
+    """
+    filled = [leading_indent(line) for line in lines[start:end] if line.strip()]
+    if not filled:
+        return False
+    margin = min(len(indent) for indent in filled)
+    after = next((line for line in lines[end:] if line.strip()), None)
+    if after is not None and len(leading_indent(after)) > margin:
+        return True
+    before = next((line for line in reversed(lines[:start]) if line.strip()), None)
+    return (
+        before is not None
+        and len(leading_indent(before)) < margin
+        and _BLOCK_HEADER.match(before) is not None
+    )
 
 
 def _trim_bare_words(lines: list[str], start: int, end: int) -> tuple[int, int]:
@@ -247,6 +294,15 @@ def _parse(code: str) -> ast.Module | None:
 
 def _parses(code: str) -> bool:
     return _parse(code) is not None
+
+
+def _compiles(tree: ast.Module) -> bool:
+    """Whether a module compiles: `return` or `await` outside a function parse but do not."""
+    try:
+        compile(tree, "<reply>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 def _has_code(tree: ast.Module) -> bool:

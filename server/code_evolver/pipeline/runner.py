@@ -104,7 +104,14 @@ def run_and_capture(
     if not os.path.isdir(cwd):
         return _not_started(args, f"working directory not found: {cwd}", timeout)
 
-    cpu = cpu_limit_s if cpu_limit_s is not None else math.ceil(timeout) + 1
+    if math.isnan(timeout):
+        raise ValueError("timeout must be a number of seconds, not NaN")
+    # An infinite timeout (`run_timeout: .inf`) means no time limit, so no CPU limit either.
+    wait_for = None if math.isinf(timeout) and timeout > 0 else max(0.0, timeout)
+    if cpu_limit_s is not None:
+        cpu: int | None = cpu_limit_s
+    else:
+        cpu = None if wait_for is None else math.ceil(wait_for) + 1
     started = time.monotonic()
     try:
         process = subprocess.Popen(
@@ -145,7 +152,7 @@ def run_and_capture(
     remove_callback = cancel.add_callback(on_cancel) if cancel is not None else None
     timed_out = False
     try:
-        process.wait(timeout=max(0.0, timeout))
+        process.wait(timeout=wait_for)
     except subprocess.TimeoutExpired:
         with stop_lock:
             timed_out = not cancelled

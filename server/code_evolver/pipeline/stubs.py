@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import gc
 import io
 import keyword
 import re
 import tokenize
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,6 +28,7 @@ __all__ = [
 _Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 _GENERATE_COMMENT = re.compile(r"^(?P<indent>[ \t]*)#[ \t]*generate:[ \t]*(?P<what>.*?)\s*$", re.I)
+_GENERATE_HINT = re.compile(r"#[ \t]*generate:", re.I)
 _DEF_LINE = re.compile(r"^(?P<indent>[ \t]*)(?:async[ \t]+)?def[ \t]+\w")
 _CODE_CHARACTERS = frozenset("=(){}[]@\\`;<>|^~$")
 _CODE_LINE = re.compile(
@@ -73,9 +76,12 @@ class RelatedFunction:
 def find_stubs(source: str) -> list[Stub]:
     """Stub functions and `# generate:` comments in `source`, in document order; never raises."""
     lines = split_lines(source)
-    tree = _parse(source)
-    stubs = [_function_stub(node, lines) for node in _functions(tree) if _is_stub(node)]
-    stubs.extend(_comment_stubs(source, lines, parsed=tree is not None))
+    with _collector_paused(source):
+        tree = _parse(source)
+        parsed = tree is not None
+        stubs = [_function_stub(node, lines) for node in _functions(tree) if _is_stub(node)]
+        del tree  # freed while the collector is paused: the tree holds no cycles
+    stubs.extend(_comment_stubs(source, lines, parsed=parsed))
     return sorted(stubs, key=lambda s: (s.start_line, s.end_line))
 
 
@@ -90,9 +96,13 @@ def selection_stub(
 ) -> Stub | None:
     """A selection of plain words as a request, or None when it is empty or looks like code."""
     lines = split_lines(source)
+    last = len(lines) - 1
     if not lines or start_line < 0 or (end_line, end_char) < (start_line, start_char):
         return None
-    start_line, end_line = min(start_line, len(lines) - 1), min(end_line, len(lines) - 1)
+    if start_line > last:
+        return None  # nothing of the document is selected
+    if end_line > last:
+        end_line, end_char = last, len(lines[last])  # the selection runs to the end
     if end_char == 0 and end_line > start_line:
         end_line -= 1  # A selection of whole lines ends at the start of the next line.
         end_char = len(lines[end_line])
@@ -162,19 +172,49 @@ def related_functions(
 # --- functions -------------------------------------------------------------------------------
 
 
-def _parse(source: str) -> ast.Module | None:
+# Above this size the garbage collector, run again and again while ast.parse allocates
+# millions of nodes, costs more than the parse itself; it is paused meanwhile.
+_GC_PAUSE_SIZE = 512 * 1024
+
+
+@contextmanager
+def _collector_paused(source: str) -> Iterator[None]:
+    """Pause the garbage collector while a large source's tree is built and walked."""
+    paused = len(source) > _GC_PAUSE_SIZE and gc.isenabled()
+    if paused:
+        gc.disable()  # other threads keep running; their garbage waits a few seconds
     try:
-        return ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _parse(source: str) -> ast.Module | None:
+    with _collector_paused(source):
+        try:
+            return ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+
+
+# Statements (and so function definitions) only live in these fields; expressions never hold
+# them, so walking just these is much cheaper than ast.walk on a large file.
+_STATEMENT_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
 def _functions(tree: ast.Module | None) -> Iterator[_Function]:
     if tree is None:
         return
-    for node in ast.walk(tree):
+    pending: list[ast.AST] = [tree]
+    while pending:
+        node = pending.pop()
         if isinstance(node, _Function):
             yield node
+        for name in _STATEMENT_FIELDS:
+            children = getattr(node, name, None)
+            if isinstance(children, list):
+                pending.extend(child for child in children if isinstance(child, ast.AST))
 
 
 def _is_stub(node: _Function) -> bool:
@@ -204,10 +244,14 @@ def _span(node: _Function) -> tuple[int, int]:
 def _signature(node: _Function) -> str:
     """`def name(args) -> returns`, as written by ast.unparse (comments and layout dropped)."""
     prefix = "async def" if isinstance(node, ast.AsyncFunctionDef) else "def"
-    type_params = getattr(node, "type_params", None)
-    generic = f"[{', '.join(ast.unparse(p) for p in type_params)}]" if type_params else ""
-    returns = f" -> {ast.unparse(node.returns)}" if node.returns else ""
-    return f"{prefix} {node.name}{generic}({ast.unparse(node.args)}){returns}"
+    try:
+        type_params = getattr(node, "type_params", None)
+        generic = f"[{', '.join(ast.unparse(p) for p in type_params)}]" if type_params else ""
+        returns = f" -> {ast.unparse(node.returns)}" if node.returns else ""
+        return f"{prefix} {node.name}{generic}({ast.unparse(node.args)}){returns}"
+    except (RecursionError, MemoryError, ValueError):
+        # A default or annotation nested too deeply for ast.unparse: name the function only.
+        return f"{prefix} {node.name}(...)"
 
 
 def _function_stub(node: _Function, lines: list[str]) -> Stub:
@@ -253,6 +297,8 @@ def _enclosing_by_indentation(lines: list[str], line: int) -> tuple[int, int] | 
 
 def _comment_stubs(source: str, lines: list[str], *, parsed: bool) -> list[Stub]:
     """`# generate:` comment lines; with tokenize when possible so strings are not mistaken."""
+    if _GENERATE_HINT.search(source) is None:
+        return []  # the common case; tokenizing a large file costs seconds
     numbers = _comment_line_numbers(source) if parsed else None
     candidates = numbers if numbers is not None else range(len(lines))
     stubs = []

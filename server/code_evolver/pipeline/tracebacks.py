@@ -52,24 +52,32 @@ def parse_python_error(
 
     `aliases` are other paths that mean the target, such as a temporary copy that was run.
     When no frame is in the target, `path` names the deepest frame and `line` is None.
+    The output is the program's to write, so a frame is only trusted with a line that exists
+    in the file it names (one past the end, where Python reports an unexpected end of file,
+    means the last line); the returned line is always within the file when it can be read.
     """
     frames, events = _scan(stderr)
     if not events:
         return None
     targets = [target_path, *aliases]
     same_file = _Matcher(targets)
+    lengths = _LineCounts(targets)
     for matches in (same_file.exact, same_file.basename):
         previous_end = -1
-        found: tuple[_Event, _Frame] | None = None
+        found: tuple[_Event, _Frame, int] | None = None
         for event in events:
             window = [f for f in frames if previous_end < f.index <= event.end]
-            in_target = [f for f in window if matches(f.path)]
+            in_target = [
+                (f, line)
+                for f in window
+                if matches(f.path) and (line := lengths.place(f.path, f.line)) is not None
+            ]
             if in_target:
-                found = (event, in_target[-1])
+                found = (event, *in_target[-1])
             previous_end = event.end
         if found is not None:
-            event, frame = found
-            return RunError(event.message, max(0, frame.line - 1), target_path)
+            event, _, line = found
+            return RunError(event.message, line, target_path)
     last = events[-1]
     previous_end = events[-2].end if len(events) > 1 else -1
     window = [f for f in frames if previous_end < f.index <= last.end]
@@ -197,6 +205,44 @@ class _Matcher:
 
     def basename(self, path: str) -> bool:
         return os.path.basename(path) in self._basenames
+
+
+class _LineCounts:
+    """How many lines the files named in frames have, read once each (None: unreadable)."""
+
+    _LINE_END = re.compile(rb"\r\n|\r|\n")
+
+    def __init__(self, targets: list[str]) -> None:
+        self._targets = [t for t in targets if t]
+        self._known: dict[str, int | None] = {}
+
+    def count(self, path: str) -> int | None:
+        if path not in self._known:
+            try:
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            except (OSError, ValueError):
+                self._known[path] = None
+            else:
+                pieces = len(self._LINE_END.split(data))
+                self._known[path] = pieces - 1 if data.endswith((b"\n", b"\r")) else pieces
+        return self._known[path]
+
+    def place(self, path: str, line: int) -> int | None:
+        """The 0-based line for a frame's 1-based `line`, or None when the file is shorter.
+
+        A frame naming a file that cannot be read (a path relative to another directory) is
+        checked against the longest of the target and its aliases.
+        """
+        count = self.count(path)
+        if count is None:
+            counts = [c for c in (self.count(t) for t in self._targets) if c is not None]
+            if not counts:
+                return max(0, line - 1)
+            count = max(counts)
+        if line > count + 1:
+            return None
+        return max(0, min(line, count) - 1)
 
 
 def _resolve(path: str) -> str | None:
