@@ -1,4 +1,4 @@
-"""The lightbulb: which actions apply, decided from cached facts only (no model, no run)."""
+"""The lightbulb: which actions apply, decided cheaply from what is cached (no model, no run)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.lsp.server import LanguageServer
 
-from ..pipeline.stubs import selection_stub, stub_at
+from ..pipeline.stubs import selection_stub
 from .state import ServerState
 
 FIX = "codeEvolver.fixDiagnostics"
@@ -120,8 +120,7 @@ def _is_python(language_id: str | None, uri: str) -> bool:
 
 
 def _stub_here(state: ServerState, document: Any, range_: types.Range) -> Any:
-    facts = state.facts(document.uri, document.version, document.source)
-    found = stub_at(list(facts.stubs), range_.start.line)
+    found = state.stub_at(document.uri, document.version, document.source, range_.start.line)
     if found is not None:
         return found
     if range_.start != range_.end and range_.end.line - range_.start.line < 5:

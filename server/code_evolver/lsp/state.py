@@ -16,7 +16,7 @@ from typing import Any
 from ..cancel import CancelToken
 from ..config import ConfigError, ConfigManager
 from ..llm import OllamaClient
-from ..pipeline.stubs import Stub, find_stubs
+from ..pipeline.stubs import Stub, stub_near
 
 log = logging.getLogger("code_evolver.lsp")
 
@@ -39,12 +39,12 @@ SKIP_DIRS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass
 class DocumentFacts:
-    """What the lightbulb needs about one version of a document, computed once."""
+    """What the lightbulb learned about one version of a document: the stub at each line."""
 
     version: int | None
-    stubs: tuple[Stub, ...]
+    stubs: dict[int, Stub | None]
 
 
 class ServerState:
@@ -119,16 +119,18 @@ class ServerState:
 
     # ------------------------------------------------------------ documents
 
-    def facts(self, uri: str, version: int | None, source: str) -> DocumentFacts:
-        """Stubs of a document version, parsed once per version."""
+    def stub_at(self, uri: str, version: int | None, source: str, line: int) -> Stub | None:
+        """The stub at `line`, worked out once per document version and line."""
         with self._lock:
-            cached = self._facts.get(uri)
-        if cached is not None and cached.version == version and version is not None:
-            return cached
-        facts = DocumentFacts(version, tuple(find_stubs(source)))
+            facts = self._facts.get(uri)
+            if facts is None or facts.version != version or version is None:
+                facts = self._facts[uri] = DocumentFacts(version, {})
+            if line in facts.stubs:
+                return facts.stubs[line]
+        found = stub_near(source, line)
         with self._lock:
-            self._facts[uri] = facts
-        return facts
+            facts.stubs[line] = found
+        return found
 
     def forget(self, uri: str) -> None:
         with self._lock:

@@ -20,7 +20,7 @@ from ..pipeline.checker import Target, read_text
 from ..pipeline.fix import FixSession, Outcome
 from ..pipeline.generate import Generator
 from ..pipeline.prompts import DiagnosticInfo
-from ..pipeline.stubs import Stub, selection_stub, stub_at
+from ..pipeline.stubs import Stub, selection_stub
 from .edits import document_edit, file_edit
 from .progress import Progress
 from .state import ServerState
@@ -254,8 +254,7 @@ def find_stub(state: ServerState, snap: Snapshot, range_: Any) -> Stub | None:
     line = start.get("line", 0) if isinstance(start.get("line"), int) else 0
     if snap.language != "python":
         return None
-    facts = state.facts(snap.uri, snap.version, snap.source)
-    found = stub_at(list(facts.stubs), line)
+    found = state.stub_at(snap.uri, snap.version, snap.source, line)
     if found is not None:
         return found
     if end and (end.get("line"), end.get("character")) != (

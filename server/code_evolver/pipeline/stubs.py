@@ -7,10 +7,11 @@ import gc
 import io
 import keyword
 import re
+import textwrap
 import tokenize
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from .extract import leading_indent, split_lines
@@ -377,3 +378,34 @@ def _score(wanted: set[str], name: str, signature: str, docstring: str | None) -
     in_signature = (wanted & _tokens(signature.split("(", 1)[-1])) - in_name
     in_doc = (wanted & _tokens(docstring or "")) - in_name - in_signature
     return (3.0 * len(in_name) + 1.0 * len(in_signature) + 1.0 * len(in_doc)) / len(wanted)
+
+
+def stub_near(source: str, line: int) -> Stub | None:
+    """The stub covering the 0-based `line`, read from the code around it only.
+
+    The lightbulb asks on every cursor move: this parses just the enclosing function, so its
+    cost does not grow with the file.
+    """
+    lines = split_lines(source)
+    if not 0 <= line < len(lines):
+        return None
+    match = _GENERATE_COMMENT.match(lines[line])
+    if match is not None and match["what"]:
+        return Stub("comment", line, line, match["indent"], None, None, None, match["what"])
+    asked = line
+    while line + 1 < len(lines) and lines[line].lstrip().startswith("@"):
+        line += 1  # on a decorator: the function is below
+    span = _enclosing_by_indentation(lines, line)
+    if span is None:
+        return None
+    start, end = span
+    tree = _parse(textwrap.dedent("\n".join(lines[start : end + 1])))
+    if tree is None or len(tree.body) != 1:
+        return None
+    node = tree.body[0]
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not _is_stub(node):
+        return None
+    stub = _function_stub(node, lines[start:])
+    stub = replace(stub, start_line=stub.start_line + start, end_line=stub.end_line + start)
+    # Indentation may also take in blank and comment lines after the body; those are not it.
+    return stub if stub.start_line <= asked <= stub.end_line else None
