@@ -144,6 +144,8 @@ class _Handler(BaseHTTPRequestHandler):
     # -- plumbing -------------------------------------------------------------------------------
     def setup(self) -> None:
         super().setup()
+        # Without this, every small reply waits ~40 ms for the client's delayed ACK.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.fake = self.server.fake
         self.conn_id = self.fake._conn_id(self.connection)
         self._gone_counted = False

@@ -103,6 +103,8 @@ ollama:
     ("hang", {}),
     ("idle", {}),
     ("huge", {}),
+    ("drip", {"interval": 0.1}),
+    ("slow_accept", {"delay": 3}),
 ])
 def test_failures_that_another_endpoint_may_not_have_fail_over(
         fake_factory: Factory, write_config, caplog, mode, kwargs):
@@ -110,7 +112,7 @@ def test_failures_that_another_endpoint_may_not_have_fail_over(
     good.replies = ["def ok(): pass"]
     bad.fail(mode, **kwargs)
     config = role_config({"generator": [bad.url, good.url]})
-    config["ollama"]["timeouts"] = {"connect": 2, "first_byte": 1, "idle": 1, "total": 10}
+    config["ollama"]["timeouts"] = {"connect": 2, "first_byte": 1, "idle": 1, "total": 2}
     config["max_output_chars"] = 5000
     manager = ConfigManager(write_config(config))
     client = OllamaClient(manager.ollama_url, config_manager=manager)
@@ -330,3 +332,27 @@ def test_headers_come_from_the_environment_and_stay_out_of_errors(
     with pytest.raises(AllEndpointsFailed) as info:
         client.generate(prompt="x", model_key="generator")
     assert "s3cret" not in str(info.value)
+
+
+def test_requests_failing_in_one_outage_count_once(fake_factory: Factory, write_config):
+    hanging, good = fake_factory(), fake_factory()
+    hanging.fail("hang")
+    config = role_config({"generator": [hanging.url, good.url]}, cooldown={"base": 5, "max": 300})
+    config["ollama"]["timeouts"]["first_byte"] = 1
+    manager = ConfigManager(write_config(config))
+    client = OllamaClient(manager.ollama_url, config_manager=manager)
+    barrier = threading.Barrier(4)
+
+    def work() -> None:
+        barrier.wait()
+        client.generate(prompt="x", model_key="generator")
+
+    # Four requests start before the endpoint is known bad; round robin sends two there.
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    status = client.status()[0].endpoints[0]
+    assert status.failures == 2
+    assert status.state == "cooling" and status.cooling_for <= 5

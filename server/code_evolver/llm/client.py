@@ -65,6 +65,11 @@ class ProbeResult:
 StepCallback = Callable[[str], None]
 
 
+def _release(pool: RolePool, claim: list[str]) -> None:
+    if claim:
+        pool.release(claim.pop())
+
+
 class OllamaClient:
     """Round-robin (or least-busy) client over each role's Ollama endpoints."""
 
@@ -287,10 +292,27 @@ class OllamaClient:
         on_step: StepCallback | None,
         cancel: CancelToken | None,
     ) -> Generation:
+        plan = pool.plan(model)
+        claim = [plan[0].url]  # released once the first attempt is counted in flight
+        try:
+            return self._try_in_turn(pool, model, plan, request, on_text, on_step, cancel, claim)
+        finally:
+            _release(pool, claim)
+
+    def _try_in_turn(
+        self,
+        pool: RolePool,
+        model: str,
+        plan: list[Endpoint],
+        request: Callable[[Endpoint], Request],
+        on_text: Callable[[str], None] | None,
+        on_step: StepCallback | None,
+        cancel: CancelToken | None,
+        claim: list[str],
+    ) -> Generation:
         role = pool.settings
         failures: list[LLMError] = []
         started = time.monotonic()
-        plan = pool.plan(model)
         for attempt, endpoint in enumerate(plan, start=1):
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -306,7 +328,13 @@ class OllamaClient:
                 on_step(f"Generating with {model} at {endpoint.url}")
             try:
                 text, seconds = self._send(
-                    endpoint, role, model, request(endpoint), on_text, cancel
+                    endpoint,
+                    role,
+                    model,
+                    request(endpoint),
+                    on_text,
+                    cancel,
+                    lambda: _release(pool, claim),
                 )
             except Cancelled:
                 log.info("Request to %s cancelled; connection closed", endpoint.url)
@@ -361,6 +389,7 @@ class OllamaClient:
         request: Request,
         on_text: Callable[[str], None] | None,
         cancel: CancelToken | None,
+        counted: Callable[[], object],
     ) -> tuple[str, float]:
         limits = StreamLimits(role.timeouts, self.config.settings.max_output_chars * 4)
         started = time.monotonic()
@@ -370,6 +399,7 @@ class OllamaClient:
         url = endpoint.url
         dialect = self._dialect(endpoint, role)
         with self.registry.track(url):
+            counted()
             try:
                 lines = self.transport.stream_lines(
                     url,

@@ -118,6 +118,9 @@ class HealthRegistry:
                 seconds = self.cooldown.model_missing
             elif not error.retryable:
                 return 0.0
+            elif health.cooling_until > now:
+                # Requests that were already in flight when it failed: one outage, one count.
+                return health.cooling_until - now
             else:
                 health.consecutive_failures += 1
                 seconds = min(
@@ -159,6 +162,8 @@ class RolePool:
         self._next = 0
         self._requests = 0
         self._rng = rng or random.Random()
+        # least_busy: picks not yet counted in flight, so a burst does not all pick one host.
+        self._claimed: dict[str, int] = {}
 
     @property
     def role(self) -> str:
@@ -180,6 +185,7 @@ class RolePool:
             self._requests += 1
             if self.settings.strategy == "least_busy":
                 ordered = self._least_busy_order(model, now)
+                self._claimed[ordered[0].url] = self._claimed.get(ordered[0].url, 0) + 1
             else:
                 start = self._next % len(endpoints)
                 ordered = list(endpoints[start:] + endpoints[:start])
@@ -192,13 +198,20 @@ class RolePool:
         resting = [e for e in ordered if e not in usable]
         return usable + resting
 
+    def release(self, url: str) -> None:
+        """The request planned onto `url` is now counted in flight (or will never be)."""
+        with self._lock:
+            if self._claimed.get(url):
+                self._claimed[url] -= 1
+
     def _least_busy_order(self, model: str, now: float) -> list[Endpoint]:
         endpoints = list(self.settings.endpoints)
         usable = [e for e in endpoints if self.registry.usable(e.url, model, now)] or endpoints
 
-        def load(e: Endpoint) -> tuple[int, int]:
+        def load(e: Endpoint) -> tuple[int, float]:
             health = self.registry.get(e.url)
-            return (health.in_flight, health.requests)
+            # Ties go to the endpoint that answered fastest last time.
+            return (health.in_flight + self._claimed.get(e.url, 0), health.last_latency or 0.0)
 
         if len(usable) >= 2:
             a, b = self._rng.sample(usable, 2)

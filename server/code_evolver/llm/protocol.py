@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import HTTPStatusError, MalformedReply, ModelNotFound, StreamError
 
 _MODEL_MISSING = re.compile(r"model ['\"]?([^'\"]+?)['\"]? not found")
 
 
-@dataclass(frozen=True)
-class Chunk:
+class Chunk(NamedTuple):
     """One decoded stream line: new text, and whether the reply is complete."""
 
     text: str

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import json
 import socket
 import sys
@@ -103,6 +105,62 @@ class _TrackedAdapter(HTTPAdapter):
         self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
 
 
+class Deadlines:
+    """One watchdog thread that calls each callback when its deadline passes."""
+
+    def __init__(self) -> None:
+        # Entries are [when, number, callback]; a removed one keeps its place with no callback.
+        self._heap: list[list[Any]] = []
+        self._entries: dict[int, list[Any]] = {}
+        self._ids = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, when: float, callback: Callable[[], None]) -> int:
+        with self._wake:
+            number = next(self._ids)
+            entry = [when, number, callback]
+            self._entries[number] = entry
+            heapq.heappush(self._heap, entry)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="code-evolver-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+            return number
+
+    def remove(self, number: int) -> None:
+        with self._wake:
+            entry = self._entries.pop(number, None)
+            if entry is not None:
+                entry[2] = None
+            if len(self._heap) > 2 * len(self._entries) + 64:
+                self._heap = [e for e in self._heap if e[2] is not None]
+                heapq.heapify(self._heap)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._heap and self._heap[0][2] is None:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._wake.wait(60)
+                    continue
+                when, number, callback = self._heap[0]
+                delay = when - time.monotonic()
+                if delay > 0:
+                    self._wake.wait(min(delay, 60))
+                    continue
+                heapq.heappop(self._heap)
+                self._entries.pop(number, None)
+            with contextlib.suppress(Exception):
+                callback()
+
+
+DEADLINES = Deadlines()
+
+
 def new_session() -> requests.Session:
     """A session whose connections are kept alive and can be cut from another thread."""
     session = requests.Session()
@@ -193,8 +251,16 @@ class Transport:
         timeouts = limits.timeouts
         tracker = _Tracker()
         remove = cancel.add_callback(tracker.cut) if cancel is not None else (lambda: None)
-        started = time.monotonic()
+        # The whole reply has a deadline too: a server that drips bytes never trips `idle`.
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            tracker.cut()
+
+        deadline = DEADLINES.add(time.monotonic() + timeouts.total, expire)
         response: requests.Response | None = None
+        chunks: Iterator[bytes] | None = None
         _active.tracker = tracker
         try:
             try:
@@ -214,6 +280,7 @@ class Transport:
                 ) from None
             except requests.exceptions.Timeout:
                 self._check_cancel(cancel)
+                self._check_expired(expired, url, timeouts.total)
                 raise EndpointTimeout(
                     f"no reply within {timeouts.first_byte:g} s (timeouts.first_byte; a cold "
                     "model load can take minutes)",
@@ -222,6 +289,7 @@ class Transport:
                 ) from None
             except requests.exceptions.RequestException as exc:
                 self._check_cancel(cancel)
+                self._check_expired(expired, url, timeouts.total)
                 raise EndpointUnreachable(_describe_connection_error(exc), endpoint=url) from None
             finally:
                 _active.tracker = None
@@ -230,31 +298,33 @@ class Transport:
                 body = response.raw.read(64 * 1024, decode_content=True) or b""
                 raise HTTPStatusError(response.status_code, _error_text(body), endpoint=url)
             tracker.set_read_timeout(timeouts.idle)
-            yield from self._read_lines(response, url, limits, started, cancel, line_parser)
+            chunks = _raw_chunks(response.raw)
+            yield from self._read_lines(chunks, url, limits, expired, cancel, line_parser)
         finally:
             _active.tracker = None
             remove()
+            DEADLINES.remove(deadline)
             if response is not None:
-                _finish(response, tracker, sys.exc_info()[1], cancel)
+                _finish(response, tracker, sys.exc_info()[1], cancel, chunks)
 
     def _read_lines(
         self,
-        response: requests.Response,
+        chunks: Iterator[bytes],
         url: str,
         limits: StreamLimits,
-        started: float,
+        expired: threading.Event,
         cancel: CancelToken | None,
         line_parser: Callable[[bytes], Any],
     ) -> Iterator[Any]:
         timeouts = limits.timeouts
-        raw = response.raw
         buffer = b""
         received = 0
         while True:
             try:
-                chunk = raw.read1(64 * 1024)
+                chunk = next(chunks, b"")
             except Exception as exc:  # urllib3 wraps socket errors in several types
                 self._check_cancel(cancel)
+                self._check_expired(expired, url, timeouts.total)
                 if _is_timeout(exc):
                     raise EndpointTimeout(
                         f"the stream went silent for {timeouts.idle:g} s (timeouts.idle)",
@@ -265,6 +335,7 @@ class Transport:
                     f"the connection broke mid-stream ({type(exc).__name__})", endpoint=url
                 ) from None
             self._check_cancel(cancel)
+            self._check_expired(expired, url, timeouts.total)
             if not chunk:
                 break
             received += len(chunk)
@@ -273,19 +344,25 @@ class Transport:
                     f"the reply passed {limits.max_bytes} bytes and was cut off (max_output_chars)",
                     endpoint=url,
                 )
-            if time.monotonic() - started > timeouts.total:
-                raise EndpointTimeout(
-                    f"the reply took longer than {timeouts.total:g} s (timeouts.total)",
-                    endpoint=url,
-                    phase="total",
-                )
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
+            if b"\n" not in chunk:
+                buffer += chunk
+                continue
+            *lines, rest = (buffer + chunk).split(b"\n")
+            buffer = rest
+            for line in lines:
                 if line.strip():
                     yield line_parser(line)
         if buffer.strip():
             yield line_parser(buffer)
+
+    @staticmethod
+    def _check_expired(expired: threading.Event, url: str, total: float) -> None:
+        if expired.is_set():
+            raise EndpointTimeout(
+                f"the reply took longer than {total:g} s (timeouts.total)",
+                endpoint=url,
+                phase="total",
+            )
 
     @staticmethod
     def _check_cancel(cancel: CancelToken | None) -> None:
@@ -293,27 +370,45 @@ class Transport:
             raise Cancelled()
 
 
+def _raw_chunks(raw: Any) -> Iterator[bytes]:
+    """The body as it arrives: whole HTTP chunks when chunked, else what each read gives."""
+    if raw.chunked and raw.supports_chunked_reads():
+        yield from raw.read_chunked(decode_content=True)
+        return
+    while True:
+        chunk = raw.read1(64 * 1024)
+        if not chunk:
+            return
+        yield chunk
+
+
 def _finish(
     response: requests.Response,
     tracker: _Tracker,
     error: BaseException | None,
     cancel: CancelToken | None,
+    chunks: Iterator[bytes] | None,
 ) -> None:
     """Give a fully read connection back for reuse; close any other so the server stops."""
-    reusable = (error is None or isinstance(error, GeneratorExit)) and not (
-        cancel is not None and cancel.cancelled
+    reusable = (
+        chunks is not None
+        and (error is None or isinstance(error, GeneratorExit))
+        and not (cancel is not None and cancel.cancelled)
     )
-    if reusable:
-        raw = response.raw
+    if reusable and chunks is not None:
         try:
             tracker.set_read_timeout(1.0)
             # The done line came; what is left is at most the end of the chunked framing.
-            leftover = raw.read(_DRAIN_LIMIT)
-            reusable = len(leftover or b"") < _DRAIN_LIMIT and not raw.read(1)
+            left = 0
+            for piece in chunks:
+                left += len(piece)
+                if left > _DRAIN_LIMIT:
+                    reusable = False
+                    break
         except Exception:
             reusable = False
         if reusable:
-            raw.release_conn()
+            response.raw.release_conn()
             return
     response.close()
 

@@ -62,7 +62,8 @@ class ServerState:
         self.client_supports_create = False
         self.config = ConfigManager.defaults()
         self.client = OllamaClient(config_manager=self.config)
-        self.jobs = ThreadPoolExecutor(max_workers=8, thread_name_prefix="code-evolver-job")
+        # Jobs mostly wait on models and runs; enough threads that fixes queue at the models.
+        self.jobs = ThreadPoolExecutor(max_workers=32, thread_name_prefix="code-evolver-job")
         self._facts: dict[str, DocumentFacts] = {}
         self._lock = threading.Lock()
         self.in_flight = 0
