@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import os
+import stat
 import sys
+import threading
 from typing import Any
 
 from lsprotocol import types
+from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 
 from .. import __version__
@@ -103,6 +108,44 @@ def build_server(config_path: str | None = None) -> tuple[LanguageServer, Server
     return server, state
 
 
+def _serve_stdio(server: LanguageServer) -> None:
+    """LSP over stdin/stdout with stdin read by the event loop itself.
+
+    pygls reads stdin on a helper thread and hands every message across threads; under load
+    each hand-off waits for the GIL, which shows in the lightbulb's worst latencies.
+    """
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError):
+        mode = 0
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
+        server.start_io()  # a regular file cannot be watched by the loop
+        return
+    stop = threading.Event()
+    server._stop_event = stop  # pygls' shutdown() sets it to end the loop below
+
+    async def main() -> None:
+        reader = asyncio.StreamReader(limit=1 << 20)
+        loop = asyncio.get_running_loop()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
+        await run_async(
+            stop_event=stop,
+            reader=reader,
+            protocol=server.protocol,
+            error_handler=server.report_server_error,
+        )
+
+    try:
+        asyncio.run(main())
+    except BrokenPipeError:
+        logging.getLogger("code_evolver.lsp").error("The editor went away; shutting down.")
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.shutdown()
+
+
 def serve(config_path: str | None = None, tcp: str | None = None) -> int:
     server, state = build_server(config_path)
     handler = _LspLogHandler(server, state)
@@ -119,7 +162,7 @@ def serve(config_path: str | None = None, tcp: str | None = None) -> int:
                 return 2
             server.start_tcp(host or "127.0.0.1", int(port))
         else:
-            server.start_io()
+            _serve_stdio(server)
     finally:
         state.close()
     return 0
