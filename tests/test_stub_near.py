@@ -42,6 +42,8 @@ def g():
 ''',
     "def only():\n    '''Just a docstring.'''\n",
     "x = 1\n# generate: parse dates\ny = 2\n",
+    "def wide(\n    a,\n    b,\n):\n    ...\n\n\nx = [\n    1,\n]\n\n\ndef after():\n    pass\n",
+    "class C:\n    x = 1\n\n    def m(self):\n        pass\n    y = 2\n",
     "def broken(:\n    pass\n",
     "",
 ]

@@ -205,14 +205,16 @@ async def show_status(server: LanguageServer, state: ServerState) -> dict[str, A
     return payload
 
 
-def did_change(server: LanguageServer, state: ServerState,
-               params: types.DidChangeTextDocumentParams) -> None:
+def did_change(
+    server: LanguageServer, state: ServerState, params: types.DidChangeTextDocumentParams
+) -> None:
     """Run diagnostics describe the saved text; once it changes (an applied fix, say) they are
     stale, and the editor would keep showing the old error until the next save."""
     uri = params.text_document.uri
     if state.published.pop(uri, None):
         server.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
+        )
 
 
 async def did_save(

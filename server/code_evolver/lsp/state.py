@@ -16,6 +16,7 @@ from typing import Any
 from ..cancel import CancelToken
 from ..config import ConfigError, ConfigManager
 from ..llm import OllamaClient
+from ..pipeline.extract import split_lines
 from ..pipeline.stubs import Stub, stub_near
 
 log = logging.getLogger("code_evolver.lsp")
@@ -44,6 +45,7 @@ class DocumentFacts:
     """What the lightbulb learned about one version of a document: the stub at each line."""
 
     version: int | None
+    lines: list[str]
     stubs: dict[int, Stub | None]
 
 
@@ -124,11 +126,15 @@ class ServerState:
         """The stub at `line`, worked out once per document version and line."""
         with self._lock:
             facts = self._facts.get(uri)
-            if facts is None or facts.version != version or version is None:
-                facts = self._facts[uri] = DocumentFacts(version, {})
-            if line in facts.stubs:
-                return facts.stubs[line]
-        found = stub_near(source, line)
+            fresh = facts is None or facts.version != version or version is None
+        if fresh:
+            facts = DocumentFacts(version, split_lines(source), {})
+            with self._lock:
+                self._facts[uri] = facts
+        assert facts is not None
+        if line in facts.stubs:
+            return facts.stubs[line]
+        found = stub_near(facts.lines, line)
         with self._lock:
             facts.stubs[line] = found
         return found

@@ -102,8 +102,9 @@ async def run_job(
     future: asyncio.Future[T] | None = None
     try:
         async with Progress(server, title, cancel, state.client_supports_progress) as progress:
-            future = loop.run_in_executor(state.jobs, _until_done(state, cancel, work),
-                                          cancel, progress.step)
+            future = loop.run_in_executor(
+                state.jobs, _until_done(state, cancel, work), cancel, progress.step
+            )
             try:
                 return await asyncio.shield(future)
             except asyncio.CancelledError:
@@ -117,9 +118,9 @@ async def run_job(
             state.active.discard(cancel)  # the thread never started
 
 
-def _until_done(state: ServerState, cancel: CancelToken,
-                work: Callable[[CancelToken, Callable[[str], None]], T]
-                ) -> Callable[[CancelToken, Callable[[str], None]], T]:
+def _until_done(
+    state: ServerState, cancel: CancelToken, work: Callable[[CancelToken, Callable[[str], None]], T]
+) -> Callable[[CancelToken, Callable[[str], None]], T]:
     """Wrap `work` so its cancel switch stays registered until the thread really ends."""
 
     def run(token: CancelToken, step: Callable[[str], None]) -> T:

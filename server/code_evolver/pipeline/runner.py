@@ -165,8 +165,10 @@ def run_and_capture(
         reaped = True
         # Whatever the child left behind in its group must not outlive the run.
         _kill_group(process, reaped=True)
+    # One grace period for both pipes: a process that escaped the group holds both open.
+    drained_by = time.monotonic() + _DRAIN_GRACE
     stdout.join(_DRAIN_GRACE)
-    stderr.join(_DRAIN_GRACE)
+    stderr.join(max(0.0, drained_by - time.monotonic()))
     duration = time.monotonic() - started
     return RunResult(
         argv=args,

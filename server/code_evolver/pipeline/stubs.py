@@ -272,25 +272,40 @@ def _function_stub(node: _Function, lines: list[str]) -> Stub:
 
 
 def _enclosing_by_indentation(lines: list[str], line: int) -> tuple[int, int] | None:
+    # Walking up, a `def` can only enclose `line` if it is less indented than every code line
+    # in between; once a top-level line is passed, nothing further up can.
+    limit: int | None = None
     for candidate in range(min(line, len(lines) - 1), -1, -1):
-        header = _DEF_LINE.match(lines[candidate])
-        if header is None:
-            continue
-        width = len(header["indent"])
-        end = candidate
-        for below in range(candidate + 1, len(lines)):
-            text = lines[below]
-            if text.strip():
-                if len(leading_indent(text)) <= width and not text.lstrip().startswith(")"):
-                    break
-                end = below
-        if end < line:
-            continue
-        start = candidate
-        while start > 0 and lines[start - 1].strip().startswith("@"):
-            start -= 1
-        return start, end
+        text = lines[candidate]
+        stripped = text.lstrip()
+        if not stripped or stripped.startswith((")", "]", "}")):
+            continue  # blank, or the closing bracket of a multi-line signature or call
+        width = len(text) - len(stripped)
+        header = _DEF_LINE.match(text) if limit is None or width < limit else None
+        if header is not None:
+            end = _block_end(lines, candidate, len(header["indent"]))
+            if end >= line:
+                start = candidate
+                while start > 0 and lines[start - 1].strip().startswith("@"):
+                    start -= 1
+                return start, end
+        if limit is None or width < limit:
+            limit = width
+        if limit == 0:
+            return None
     return None
+
+
+def _block_end(lines: list[str], header: int, width: int) -> int:
+    """The last line of the block opened at `header` (indented deeper than `width`)."""
+    end = header
+    for below in range(header + 1, len(lines)):
+        text = lines[below]
+        if text.strip():
+            if len(leading_indent(text)) <= width and not text.lstrip().startswith(")"):
+                break
+            end = below
+    return end
 
 
 # --- comments and selections -----------------------------------------------------------------
@@ -380,13 +395,13 @@ def _score(wanted: set[str], name: str, signature: str, docstring: str | None) -
     return (3.0 * len(in_name) + 1.0 * len(in_signature) + 1.0 * len(in_doc)) / len(wanted)
 
 
-def stub_near(source: str, line: int) -> Stub | None:
+def stub_near(source: str | list[str], line: int) -> Stub | None:
     """The stub covering the 0-based `line`, read from the code around it only.
 
     The lightbulb asks on every cursor move: this parses just the enclosing function, so its
-    cost does not grow with the file.
+    cost does not grow with the file. `source` may be given already split (`split_lines`).
     """
-    lines = split_lines(source)
+    lines = split_lines(source) if isinstance(source, str) else source
     if not 0 <= line < len(lines):
         return None
     match = _GENERATE_COMMENT.match(lines[line])
