@@ -21,6 +21,9 @@ try:
 except ImportError:  # Not POSIX: no resource limits.
     resource = None  # type: ignore[assignment]
 
+# Where prlimit(2) is missing (macOS), limits can only be set in the child before exec.
+_NEEDS_PREEXEC = resource is not None and not hasattr(resource, "prlimit")
+
 __all__ = [
     "RunResult",
     "command_for",
@@ -124,7 +127,10 @@ def run_and_capture(
             close_fds=True,
             start_new_session=os.name == "posix",
             creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
-            preexec_fn=_limiter(memory_limit_mb, cpu) if resource is not None else None,
+            # A preexec_fn makes CPython fork() while holding the GIL instead of vfork(), which
+            # stalls the language server's other threads; where the kernel lets us, the limits
+            # are set on the child from here instead, long before Python in it runs user code.
+            preexec_fn=_limiter(memory_limit_mb, cpu) if _NEEDS_PREEXEC else None,
         )
     except FileNotFoundError:
         return _not_started(args, f"command not found: {args[0]}", timeout)
@@ -133,6 +139,8 @@ def run_and_capture(
     except (OSError, subprocess.SubprocessError) as error:
         return _not_started(args, f"could not start {args[0]}: {error}", timeout)
 
+    if resource is not None and not _NEEDS_PREEXEC:
+        _limit_running(process.pid, _limits(memory_limit_mb, cpu))
     assert process.stdout is not None and process.stderr is not None
     stdout, stderr = _Capture(process.stdout, output_limit), _Capture(process.stderr, output_limit)
     if stdin_data is not None:
@@ -246,13 +254,29 @@ def _child_environment(env: Mapping[str, str] | None, *, strip_secrets: bool) ->
     return child
 
 
-def _limiter(memory_limit_mb: int | None, cpu_limit_s: int | None) -> Callable[[], None]:
-    """A preexec_fn setting the limits; it runs in the forked child, so it only makes calls."""
+def _limits(memory_limit_mb: int | None, cpu_limit_s: int | None) -> list[tuple[int, int]]:
     limits: list[tuple[int, int]] = [(resource.RLIMIT_CORE, 0)]
     if memory_limit_mb is not None and hasattr(resource, "RLIMIT_AS"):
         limits.append((resource.RLIMIT_AS, memory_limit_mb * 1024 * 1024))
     if cpu_limit_s is not None:
         limits.append((resource.RLIMIT_CPU, max(1, cpu_limit_s)))
+    return limits
+
+
+def _limit_running(pid: int, limits: list[tuple[int, int]]) -> None:
+    """Set resource limits on a started child (Linux prlimit)."""
+    for kind, wanted in limits:
+        try:
+            _, hard = resource.prlimit(pid, kind)
+            soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+            resource.prlimit(pid, kind, (soft, hard))
+        except (ValueError, OSError):
+            pass  # A limit the platform refuses is not worth failing the run for.
+
+
+def _limiter(memory_limit_mb: int | None, cpu_limit_s: int | None) -> Callable[[], None]:
+    """A preexec_fn setting the limits; it runs in the forked child, so it only makes calls."""
+    limits = _limits(memory_limit_mb, cpu_limit_s)
     setrlimit, getrlimit, infinity = resource.setrlimit, resource.getrlimit, resource.RLIM_INFINITY
 
     def set_limits() -> None:
