@@ -21,6 +21,9 @@ try:
 except ImportError:  # Not POSIX: no resource limits.
     resource = None  # type: ignore[assignment]
 
+_RUN_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+_NICENESS = 10
+
 # Where prlimit(2) is missing (macOS), limits can only be set in the child before exec.
 _NEEDS_PREEXEC = resource is not None and not hasattr(resource, "prlimit")
 
@@ -116,6 +119,43 @@ def run_and_capture(
     else:
         cpu = None if wait_for is None else math.ceil(wait_for) + 1
     started = time.monotonic()
+    # Runs share the machine with the editor: at most one per core at a time.
+    while not _RUN_SLOTS.acquire(timeout=0.05):
+        if cancel is not None and cancel.cancelled:
+            return RunResult(args, None, "", "", False, True, False, 0.0, timeout)
+    try:
+        return _run_started(
+            args,
+            cwd,
+            env,
+            strip_secrets,
+            memory_limit_mb,
+            cpu,
+            wait_for,
+            output_limit,
+            stdin_data,
+            cancel,
+            started,
+            timeout,
+        )
+    finally:
+        _RUN_SLOTS.release()
+
+
+def _run_started(
+    args: tuple[str, ...],
+    cwd: str,
+    env: Mapping[str, str] | None,
+    strip_secrets: bool,
+    memory_limit_mb: int | None,
+    cpu: int | None,
+    wait_for: float | None,
+    output_limit: int,
+    stdin_data: str | None,
+    cancel: CancelToken | None,
+    started: float,
+    timeout: float,
+) -> RunResult:
     try:
         process = subprocess.Popen(
             args,
@@ -141,6 +181,10 @@ def run_and_capture(
 
     if resource is not None and not _NEEDS_PREEXEC:
         _limit_running(process.pid, _limits(memory_limit_mb, cpu))
+    if hasattr(os, "setpriority"):
+        # The user's code yields the CPU to the editor and the language server.
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, process.pid, _NICENESS)
     assert process.stdout is not None and process.stderr is not None
     stdout, stderr = _Capture(process.stdout, output_limit), _Capture(process.stderr, output_limit)
     if stdin_data is not None:
