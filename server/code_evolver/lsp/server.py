@@ -147,6 +147,8 @@ def _serve_stdio(server: LanguageServer) -> None:
 
 
 def serve(config_path: str | None = None, tcp: str | None = None) -> int:
+    # Worker threads (streams, runs) hand the GIL back sooner, so the lightbulb waits less.
+    sys.setswitchinterval(0.001)
     server, state = build_server(config_path)
     handler = _LspLogHandler(server, state)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
