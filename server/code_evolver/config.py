@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -187,15 +188,38 @@ def _compose(text: str, file: str) -> Any:
         raise ConfigError(f"YAML syntax error: {problem}", file=file, line=line) from None
     if root is None:
         return _Node({}, 1)
-    return _convert(root, file)
+    return _convert(root, file, [_MAX_NODES], set())
 
 
-def _convert(node: yaml.Node, file: str) -> _Node:
+# A config is a few hundred values; aliases can make a short file expand without end.
+_MAX_NODES = 10_000
+
+
+def _value(node: yaml.Node, file: str) -> Any:
+    """The plain value of a node; YAML that cannot be turned into a value is a ConfigError."""
+    try:
+        return yaml.safe_load(yaml.serialize(node))
+    except Exception as exc:  # PyYAML constructors raise many kinds on malformed values
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"cannot read this value: {problem}", file=file, line=node.start_mark.line + 1
+        ) from None
+
+
+def _convert(node: yaml.Node, file: str, budget: list[int], open_nodes: set[int]) -> _Node:
     line = node.start_mark.line + 1
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ConfigError(
+            f"the file expands to more than {_MAX_NODES} values (aliases?)", file=file, line=line
+        )
+    if id(node) in open_nodes:
+        raise ConfigError("an alias refers to the value that contains it", file=file, line=line)
     if isinstance(node, yaml.MappingNode):
+        open_nodes.add(id(node))
         out: dict[str, _Node] = {}
         for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node))
+            key = _value(key_node, file)
             if not isinstance(key, str):
                 raise ConfigError(
                     f"keys must be text, got {key!r}", file=file, line=key_node.start_mark.line + 1
@@ -204,11 +228,15 @@ def _convert(node: yaml.Node, file: str) -> _Node:
                 raise ConfigError(
                     f"key {key!r} appears twice", file=file, line=key_node.start_mark.line + 1
                 )
-            out[key] = _convert(value_node, file)
+            out[key] = _convert(value_node, file, budget, open_nodes)
+        open_nodes.discard(id(node))
         return _Node(out, line)
     if isinstance(node, yaml.SequenceNode):
-        return _Node([_convert(item, file) for item in node.value], line)
-    return _Node(yaml.safe_load(yaml.serialize(node)), line)
+        open_nodes.add(id(node))
+        items = [_convert(item, file, budget, open_nodes) for item in node.value]
+        open_nodes.discard(id(node))
+        return _Node(items, line)
+    return _Node(_value(node, file), line)
 
 
 def _plain(node: _Node) -> Any:
@@ -284,11 +312,19 @@ class _Section:
             raise self.error(
                 self.key_path(key), f"expected a number, got {_kind(value)}", node.line
             )
-        if value <= minimum:
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise self.error(
+                self.key_path(key), f"expected a finite number, got {_kind(value)}", node.line
+            )
+        if number <= minimum:
             raise self.error(
                 self.key_path(key), f"expected a number above {minimum:g}, got {value}", node.line
             )
-        return float(value)
+        return number
 
     def integer(
         self, key: str, default: int, *, minimum: int = 1, maximum: int | None = None
@@ -396,7 +432,10 @@ def check_url(url: Any, *, key: str, file: str, line: int | None) -> str:
             key=key,
         )
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ConfigError(f"{url!r} is not a valid URL", file=file, line=line, key=key) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             f"{url!r} is not a full URL: it needs a scheme and a host, e.g. "
@@ -450,7 +489,11 @@ def _options(section: _Section, default: Mapping[str, Any]) -> Mapping[str, Any]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise sub.error(sub.key_path(key), "expected a list of stop strings", node.line)
         elif key == "temperature" or key in ("top_p", "repeat_penalty"):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 <= value < math.inf
+            ):
                 raise sub.error(
                     sub.key_path(key),
                     f"expected a number of 0 or more, got {_kind(value)}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -25,6 +26,9 @@ from .transport import StreamLimits, Transport, reraise_unexpected
 log = logging.getLogger("code_evolver.llm")
 
 DEFAULT_ROLE = "default"
+# The byte cap on a streamed reply, per character of max_output_chars: Ollama sends every token
+# (often a single character) in a JSON line of about a hundred bytes.
+BYTES_PER_CHARACTER = 128
 
 
 @dataclass(frozen=True)
@@ -391,7 +395,9 @@ class OllamaClient:
         cancel: CancelToken | None,
         counted: Callable[[], object],
     ) -> tuple[str, float]:
-        limits = StreamLimits(role.timeouts, self.config.settings.max_output_chars * 4)
+        limits = StreamLimits(
+            role.timeouts, self.config.settings.max_output_chars * BYTES_PER_CHARACTER
+        )
         started = time.monotonic()
         pieces: list[str] = []
         size = 0
@@ -410,21 +416,24 @@ class OllamaClient:
                     cancel=cancel,
                     line_parser=lambda raw: dialect.parse(raw, url),
                 )
-                for chunk in lines:
-                    if chunk is None:
-                        continue
-                    if chunk.text:
-                        pieces.append(chunk.text)
-                        size += len(chunk.text)
-                        if size > max_chars:
-                            raise OutputTooLarge(
-                                f"the reply passed {max_chars} characters (max_output_chars)",
-                                endpoint=url,
-                            )
-                        if on_text is not None:
-                            on_text(chunk.text)
-                    if chunk.done:
-                        return "".join(pieces), time.monotonic() - started
+                # Closed on every way out, so an early exit (the character cap, a failing
+                # on_text) closes the connection now instead of at garbage collection.
+                with contextlib.closing(lines):
+                    for chunk in lines:
+                        if chunk is None:
+                            continue
+                        if chunk.text:
+                            pieces.append(chunk.text)
+                            size += len(chunk.text)
+                            if size > max_chars:
+                                raise OutputTooLarge(
+                                    f"the reply passed {max_chars} characters (max_output_chars)",
+                                    endpoint=url,
+                                )
+                            if on_text is not None:
+                                on_text(chunk.text)
+                        if chunk.done:
+                            return "".join(pieces), time.monotonic() - started
             except HTTPStatusError as error:
                 raise dialect.classify(error, model) from None
             except (LLMError, Cancelled):

@@ -10,7 +10,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +103,10 @@ class _TrackedAdapter(HTTPAdapter):
             "https": _TrackedHTTPSPool,
         }
         self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
+        # urllib3 2.x no longer closes a pool when its manager is cleared, so Session.close()
+        # left idle kept-alive sockets open until garbage collection. Each session here talks
+        # to one URL, so closing the pool on clear cannot hit one another host still uses.
+        self.poolmanager.pools.dispose_func = lambda pool: pool.close()
 
 
 class Deadlines:
@@ -177,19 +181,28 @@ class StreamLimits:
     max_bytes: int
 
 
-def _error_text(body: bytes) -> str:
+def _error_text(body: bytes, headers: Mapping[str, str]) -> str:
+    """The server's error message: one line, at most 300 characters, our credentials masked."""
     text = body.decode("utf-8", "replace").strip()
     try:
         data = json.loads(text)
     except ValueError:
-        return text[:300] or "(empty body)"
-    if isinstance(data, dict):
-        error = data.get("error")
-        if isinstance(error, dict):  # OpenAI style
-            return str(error.get("message") or error)
-        if error is not None:
-            return str(error)
-    return text[:300]
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):  # OpenAI style
+        text = str(data["error"].get("message") or data["error"])
+    elif isinstance(data, dict) and data.get("error") is not None:
+        text = str(data["error"])
+    text = " ".join(redact(text, headers).split())
+    return (text[:299] + "…" if len(text) > 300 else text) or "(empty body)"
+
+
+def redact(text: str, headers: Mapping[str, str]) -> str:
+    """`text` with the header values we sent (and a bearer token alone) replaced by ***."""
+    for value in headers.values():
+        for secret in {value, value.split(" ", 1)[-1]}:
+            if len(secret) >= 8:
+                text = text.replace(secret, "***")
+    return text
 
 
 class Transport:
@@ -228,7 +241,9 @@ class Transport:
         except requests.exceptions.RequestException as exc:
             raise EndpointUnreachable(_describe_connection_error(exc), endpoint=url) from None
         if response.status_code >= 400:
-            raise HTTPStatusError(response.status_code, _error_text(response.content), endpoint=url)
+            raise HTTPStatusError(
+                response.status_code, _error_text(response.content, headers), endpoint=url
+            )
         try:
             return response.json()
         except ValueError:
@@ -246,7 +261,7 @@ class Transport:
         limits: StreamLimits,
         cancel: CancelToken | None,
         line_parser: Callable[[bytes], Any],
-    ) -> Iterator[Any]:
+    ) -> Generator[Any, None, None]:
         """POST `payload` and yield each parsed line of the streamed reply."""
         timeouts = limits.timeouts
         tracker = _Tracker()
@@ -296,7 +311,9 @@ class Transport:
             self._check_cancel(cancel)
             if response.status_code >= 400:
                 body = response.raw.read(64 * 1024, decode_content=True) or b""
-                raise HTTPStatusError(response.status_code, _error_text(body), endpoint=url)
+                raise HTTPStatusError(
+                    response.status_code, _error_text(body, headers), endpoint=url
+                )
             tracker.set_read_timeout(timeouts.idle)
             chunks = _raw_chunks(response.raw)
             yield from self._read_lines(chunks, url, limits, expired, cancel, line_parser)

@@ -12,8 +12,10 @@ import threading
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from .. import __version__
 from . import handlers
@@ -45,8 +47,36 @@ class _LspLogHandler(logging.Handler):
             loop.call_soon_threadsafe(self.server.window_log_message, message)
 
 
+class _Protocol(LanguageServerProtocol):
+    """pygls' protocol with two gaps closed.
+
+    pygls runs workspace/executeCommand as a generator that starts the command's coroutine as a
+    task of its own; $/cancelRequest (and shutdown) cancel only the outer future, so the command
+    ran on and applied its edit. A request whose params fail lsprotocol's checks (a negative
+    position) was logged and dropped, and the editor waited for an answer forever.
+    """
+
+    def _execute_handler(
+        self, msg_id: Any, handler: Any, callback: Any, args: Any = None, kwargs: Any = None
+    ) -> None:
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        outer = getattr(callback, "keywords", {}).get("result_future")
+        inner = self._request_futures.get(msg_id)
+        if outer is not None and inner is not None and inner is not outer:
+            self._request_futures.pop(msg_id, None)  # not a client's id; pygls never drops it
+            outer.add_done_callback(lambda done: inner.cancel() if done.cancelled() else None)
+
+    def structure_message(self, data: Any) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                self._send_response(data["id"], error=error.to_response_error())
+            raise
+
+
 def build_server(config_path: str | None = None) -> tuple[LanguageServer, ServerState]:
-    server = LanguageServer("code-evolver", __version__)
+    server = LanguageServer("code-evolver", __version__, protocol_cls=_Protocol)
     state = ServerState(config_path)
 
     @server.feature(types.INITIALIZE)

@@ -100,8 +100,8 @@ def syntax_error(source: str, language: str) -> str | None:
         ast.parse(source)
     except SyntaxError as exc:
         return f"SyntaxError: {exc.msg} (line {exc.lineno})"
-    except (ValueError, RecursionError) as exc:
-        return f"SyntaxError: {exc}"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return f"SyntaxError: {exc or type(exc).__name__}"
     return None
 
 
@@ -204,6 +204,7 @@ class Checker:
             result.cancelled,
             result.truncated,
             result.duration,
+            result.timeout,
         )
 
     def _run_file(self, copy: str, scratch: str) -> RunResult | None:

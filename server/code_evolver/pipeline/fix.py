@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,12 @@ from .prompts import DiagnosticInfo, FailedAttempt, RunInfo, fix_prompt
 from .stubs import enclosing_function
 
 log = logging.getLogger("code_evolver.fix")
+
+# What ast.parse raises on code it cannot take: a model's reply nested thousands deep raises
+# MemoryError or RecursionError rather than SyntaxError.
+_UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
+# Top-level definitions by their first line, for sources that do not parse.
+_TOP_DEFINITION = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.MULTILINE)
 
 Step = Callable[[str], None]
 
@@ -78,12 +85,25 @@ def region_text(source: str, region: Region) -> str:
 def _function_name(code: str) -> str | None:
     try:
         tree = ast.parse(_dedented(code))
-    except (SyntaxError, ValueError):
+    except _UNPARSABLE:
         return None
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             return node.name
     return None
+
+
+def _defines(code: str, name: str) -> bool | None:
+    """Whether `code` defines `name` at its top level; None when it does not parse."""
+    try:
+        tree = ast.parse(_dedented(code))
+    except _UNPARSABLE:
+        return None
+    return any(
+        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and node.name == name
+        for node in tree.body
+    )
 
 
 def _dedented(code: str) -> str:
@@ -96,7 +116,7 @@ def narrow_to_function(candidate: str, name: str | None) -> str:
         return candidate
     try:
         tree = ast.parse(_dedented(candidate))
-    except (SyntaxError, ValueError):
+    except _UNPARSABLE:
         return candidate
     defs = [
         n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
@@ -118,7 +138,7 @@ _Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 def _top_level(source: str) -> dict[str, _Definition] | None:
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except _UNPARSABLE:
         return None
     return {
         node.name: node
@@ -135,17 +155,17 @@ def merge_definitions(source: str, code: str) -> str:
     """
     try:
         tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    except _UNPARSABLE:
         return code.rstrip("\n") + "\n"
     original = _top_level(source)
+    known = set(original) if original is not None else set(_TOP_DEFINITION.findall(source))
     replaced = [
         node
         for node in tree.body
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
     ]
     partial = (
-        original is not None
-        and bool(replaced)
+        bool(replaced)
         and all(
             isinstance(
                 node,
@@ -153,10 +173,12 @@ def merge_definitions(source: str, code: str) -> str:
             )
             for node in tree.body
         )
-        and all(node.name in original for node in replaced)
+        and all(node.name in known for node in replaced)
     )
-    if not partial or original is None:
+    if not partial:
         return code.rstrip("\n") + "\n"
+    if original is None:  # the file does not parse (the syntax error being fixed)
+        return _merge_by_indentation(source, tree, code)
     code_lines = code.splitlines()
     result = source
     for node in sorted(replaced, key=lambda n: original[n.name].lineno, reverse=True):
@@ -168,12 +190,37 @@ def merge_definitions(source: str, code: str) -> str:
     return result
 
 
+def _merge_by_indentation(source: str, tree: ast.Module, code: str) -> str:
+    """merge_definitions for an original that does not parse: find its definitions by their
+    `def` lines and indentation, and replace those the reply redefines."""
+    code_lines = code.splitlines()
+    result = source
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        match = next((m for m in _TOP_DEFINITION.finditer(result) if m[1] == node.name), None)
+        span = (
+            enclosing_function(result, result.count("\n", 0, match.start()))
+            if match is not None
+            else None
+        )
+        if span is None:
+            continue
+        new_start = min([d.lineno for d in node.decorator_list] + [node.lineno]) - 1
+        text = "\n".join(code_lines[new_start : node.end_lineno])
+        result = splice(result, Region(span[0], span[1], False), text)
+    return result
+
+
+def _top_level_names(source: str) -> list[str]:
+    found = _top_level(source)
+    return list(found) if found is not None else _TOP_DEFINITION.findall(source)
+
+
 def lost_definitions(source: str, candidate: str) -> list[str]:
     """Top-level functions and classes of `source` that `candidate` no longer defines."""
-    before, after = _top_level(source), _top_level(candidate)
-    if before is None or after is None:
-        return []
-    return [f"{name}()" for name in before if name not in after]
+    after = set(_top_level_names(candidate))
+    return [f"{name}()" for name in _top_level_names(source) if name not in after]
 
 
 def run_info(check: Check) -> RunInfo | None:
@@ -193,6 +240,18 @@ class FixSession(ModelJob):
         super().__init__(*args, **kwargs)
         self.max_attempts = max_attempts or self.settings.fix.max_attempts
 
+    def _not_run(self) -> str:
+        """Why the file is not run, or "" when it is."""
+        if self.checker.can_run:
+            return ""
+        if not self.checker.trusted:
+            return "running code is not available in an untrusted workspace"
+        language = self.target.language or "these"
+        return (
+            f"running {language} files is not available "
+            f"(no run command; add one under run.{language} in config.yaml)"
+        )
+
     def fix(
         self, source: str, diagnostics: Sequence[DiagnosticInfo], *, whole_file: bool = False
     ) -> Outcome:
@@ -202,18 +261,37 @@ class FixSession(ModelJob):
         if before.error is not None and before.error.line is not None:
             lines.append(before.error.line)
         region = choose_region(source, lines, whole_file)
+        # The code to fix must reach the model whole, with room left for the errors.
+        room = self.settings.max_prompt_chars * 3 // 4
+        if region.whole_file and len(source) > room:
+            region = choose_region(source, lines, False)
         original = region_text(source, region)
         name = None if region.whole_file else _function_name(original)
         attempts: list[FailedAttempt] = []
         endpoints: list[str] = []
         last_problem = before.summary if before.failures else "no model reply yet"
+        not_run = self._not_run()
         if before.failures == 0 and not diagnostics:
             return Outcome(
                 None,
                 region,
                 None,
                 f"{self.target.relative} runs without errors and "
-                "no diagnostics were given: nothing to fix.",
+                "no diagnostics were given: nothing to fix."
+                if not not_run
+                else f"{not_run} and no diagnostics were given: nothing to fix.",
+                0,
+                before,
+            )
+        if len(original) > room:
+            return Outcome(
+                None,
+                region,
+                None,
+                f"{'The file' if region.whole_file else f'{name}()'} is too large to fix "
+                f"({len(original)} characters; max_prompt_chars is "
+                f"{self.settings.max_prompt_chars}): put the cursor on a diagnostic in a "
+                "smaller function, or raise max_prompt_chars.",
                 0,
                 before,
             )
@@ -255,7 +333,13 @@ class FixSession(ModelJob):
                     self.on_step(f"Attempt {attempt}/{self.max_attempts}: {last_problem}")
                     continue
             else:
-                candidate = splice(source, region, narrow_to_function(code, name))
+                narrowed = narrow_to_function(code, name)
+                if name is not None and _defines(narrowed, name) is False:
+                    last_problem = f"the reply does not define {name}()"
+                    attempts.append(FailedAttempt(code, last_problem))
+                    self.on_step(f"Attempt {attempt}/{self.max_attempts}: {last_problem}")
+                    continue
+                candidate = splice(source, region, narrowed)
             if candidate == source:
                 last_problem = "the model returned the code unchanged"
                 attempts.append(FailedAttempt(code, last_problem))
@@ -269,6 +353,7 @@ class FixSession(ModelJob):
                     f"Fixed on attempt {attempt}/{self.max_attempts} by "
                     f"{reply.model} at {reply.endpoint}"
                     + (f"; remaining: {after.summary}" if after.failures else "")
+                    + (f"; not verified by running: {not_run}" if not_run else "")
                 )
                 return Outcome(
                     candidate,
