@@ -13,23 +13,8 @@ from pytest_lsp import LanguageClient
 
 from conftest import role_config
 from lsp_harness import SERVER, Editor, diagnostic
+from samples import BUGGY, FIXED, FIXED_FUNCTION
 
-BUGGY = '''def average(values):
-    total = 0
-    for value in values:
-        total += value
-    return total / len(value)
-
-
-print(average([1, 2, 3]))
-'''
-FIXED_FUNCTION = '''def average(values):
-    total = 0
-    for value in values:
-        total += value
-    return total / len(values)
-'''
-FIXED = BUGGY.replace("len(value)", "len(values)")
 WRONG_FUNCTION = '''def average(values):
     return sum(values) / 0
 '''

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import role_config
+from samples import BUGGY, FIXED, FIXED_FUNCTION
 
 ROOT = Path(__file__).resolve().parent.parent
 SNIPPET = ROOT / "editors" / "neovim" / "code_evolver.lua"
@@ -27,22 +28,6 @@ NVIM = shutil.which("nvim")
 WAIT_MS = 60_000  # each wait inside Neovim; the driver gives up after twice that in all
 KILL_AFTER = 150  # seconds before the whole nvim process group is killed
 
-BUGGY = '''def average(values):
-    total = 0
-    for value in values:
-        total += value
-    return total / len(value)
-
-
-print(average([1, 2, 3]))
-'''
-FIXED_FUNCTION = '''def average(values):
-    total = 0
-    for value in values:
-        total += value
-    return total / len(values)
-'''
-FIXED = BUGGY.replace("len(value)", "len(values)")
 BUGGY_LINE = 4  # 0-based: `return total / len(value)`
 
 

@@ -36,6 +36,7 @@ from code_evolver.pipeline.stubs import (
 from code_evolver.pipeline.tracebacks import error_summary, parse_python_error
 from conftest import role_config
 from lsp_harness import Editor, diagnostic
+from samples import BUGGY, FIXED, FIXED_FUNCTION
 
 PROPERTY = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -228,22 +229,6 @@ def test_traceback_mapping_never_raises_and_stays_in_the_file(pieces: list[str],
 
 # ---------------------------------------------------------------- the language server
 
-BUGGY = '''def average(values):
-    total = 0
-    for value in values:
-        total += value
-    return total / len(value)
-
-
-print(average([1, 2, 3]))
-'''
-FIXED_AVERAGE = '''def average(values):
-    total = 0
-    for value in values:
-        total += value
-    return total / len(values)
-'''
-FIXED = BUGGY.replace("len(value)", "len(values)")
 
 
 @pytest.fixture
@@ -272,7 +257,7 @@ def _range(start: tuple[int, int], end: tuple[int, int]) -> dict[str, Any]:
 
 
 async def test_positions_past_the_end_and_negative_ones(tmp_path: Path, fake, config) -> None:
-    fake.reply = fence(FIXED_AVERAGE)
+    fake.reply = fence(FIXED_FUNCTION)
     async with lsp_session(tmp_path / "ws", config,
                            overrides={"fix": {"max_attempts": 1}}) as editor:
         uri = editor.open("buggy.py", BUGGY)
@@ -316,7 +301,7 @@ async def test_a_code_action_with_negative_positions_is_answered(tmp_path: Path,
 
 async def test_unknown_closed_binary_and_non_utf8_documents(tmp_path: Path, fake,
                                                             config) -> None:
-    fake.reply = fence(FIXED_AVERAGE)
+    fake.reply = fence(FIXED_FUNCTION)
     async with lsp_session(tmp_path / "ws", config,
                            overrides={"fix": {"max_attempts": 1}}) as editor:
         unknown = (editor.root / "never_opened.py").as_uri()
@@ -437,9 +422,9 @@ REPLIES: dict[str, tuple[str, bool, str]] = {
                    "held no code"),
     "wrong language": (fence("function average(values) {\n  return 0;\n}\n", "javascript"),
                        False, "no python code"),
-    "fence never closed": ("```python\n" + FIXED_AVERAGE, True, "Fixed on attempt 1/1"),
+    "fence never closed": ("```python\n" + FIXED_FUNCTION, True, "Fixed on attempt 1/1"),
     "fence never closed, then prose": (
-        "```python\n" + FIXED_AVERAGE + "\nThis divides by the list's length.\n", False,
+        "```python\n" + FIXED_FUNCTION + "\nThis divides by the list's length.\n", False,
         "SyntaxError"),
     "fence never closed, cut off": (
         "```python\ndef average(values):\n    total = 0\n    for value in", False,

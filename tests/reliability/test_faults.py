@@ -40,23 +40,8 @@ from code_evolver import ConfigManager, OllamaClient
 from code_evolver.llm import AllEndpointsFailed, EndpointTimeout, OutputTooLarge, StreamError
 from fake_ollama import FakeOllama
 from lsp_harness import Editor
+from samples import BUGGY, FIXED, FIXED_FUNCTION
 
-BUGGY = '''def average(values):
-    total = 0
-    for value in values:
-        total += value
-    return total / len(value)
-
-
-print(average([1, 2, 3]))
-'''
-FIXED_AVERAGE = '''def average(values):
-    total = 0
-    for value in values:
-        total += value
-    return total / len(values)
-'''
-FIXED = BUGGY.replace("len(value)", "len(values)")
 STUB = '''def mean(xs):
     """Return the mean of xs."""
     pass
@@ -143,7 +128,7 @@ class Router:
         if "Fix the bugs" in prompt:
             if scenario is not None and scenario.escalates and "Attempt 1 did not" not in prompt:
                 return fence(scenario.wrong_average())
-            return fence(FIXED_AVERAGE)
+            return fence(FIXED_FUNCTION)
         if "Write a complete" in prompt:
             if scenario is not None and scenario.escalates and "Attempt 1 failed" not in prompt:
                 return fence(scenario.wrong_mean())
@@ -285,7 +270,7 @@ async def test_failed_requests_leave_no_socket_behind(tmp_path: Path, fake_facto
                                                       write_config) -> None:
     """One client meets every failure in turn: afterwards it holds one idle connection at most."""
     fake = fake_factory()
-    fake.reply = fence(FIXED_AVERAGE)
+    fake.reply = fence(FIXED_FUNCTION)
     config = _config(write_config, "one", {r: [fake.url] for r in
                                            ("generator", "overseer", "evaluator")})
     async with lsp_session(tmp_path / "ws", config) as editor:
@@ -439,7 +424,7 @@ def _fix_params(uri: str, line: int, message: str) -> types.ExecuteCommandParams
 async def test_a_burst_with_cancellations_leaves_nothing_in_flight(tmp_path: Path, fake,
                                                                    write_config) -> None:
     fake.reply_fn = lambda body: (fence(RUST_FIXED, "rust") if "rust" in body["prompt"]
-                                  else fence(FIXED_AVERAGE))
+                                  else fence(FIXED_FUNCTION))
     fake.latency = 0.3
     config = _config(write_config, "burst", {r: [fake.url] for r in
                                              ("generator", "overseer", "evaluator")}, SLOW)
@@ -489,7 +474,7 @@ async def test_a_burst_with_cancellations_leaves_nothing_in_flight(tmp_path: Pat
 
 
 async def test_cancel_request_stops_the_command(tmp_path: Path, fake, write_config) -> None:
-    fake.reply = fence(FIXED_AVERAGE)
+    fake.reply = fence(FIXED_FUNCTION)
     fake.latency = 3.0
     config = _config(write_config, "cancel", {r: [fake.url] for r in
                                               ("generator", "overseer", "evaluator")}, SLOW)

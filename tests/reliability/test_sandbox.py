@@ -23,23 +23,8 @@ from code_evolver import ConfigManager
 from code_evolver.pipeline.checker import Checker, Target
 from conftest import role_config
 from lsp_harness import Editor, diagnostic
+from samples import BUGGY, FIXED_FUNCTION
 
-BUGGY = '''def average(values):
-    total = 0
-    for value in values:
-        total += value
-    return total / len(value)
-
-
-print(average([1, 2, 3]))
-'''
-FIXED_AVERAGE = '''def average(values):
-    total = 0
-    for value in values:
-        total += value
-    return total / len(values)
-'''
-FIXED = BUGGY.replace("len(value)", "len(values)")
 SECRETS = {"MY_API_KEY": "k-1", "GITHUB_TOKEN": "t-2", "DB_PASSWORD": "p-3",
            "CLIENT_SECRET": "s-4", "openai_api_key": "k-5", "Session_Token_X": "t-6"}
 
@@ -212,7 +197,7 @@ async def test_the_server_passes_run_arguments_literally(tmp_path: Path, fake,
                                                          write_config) -> None:
     marker = tmp_path / "shell-ran"
     args = [a.replace("{m}", str(marker)) for a in SHELLISH[:6]]
-    fake.reply = fence(FIXED_AVERAGE)
+    fake.reply = fence(FIXED_FUNCTION)
     data = role_config({"generator": [fake.url]})
     data["run"] = {"python": ["{python}", "{file}", *args]}
     async with lsp_session(tmp_path / "ws", write_config(data)) as editor:
@@ -235,7 +220,7 @@ def _router(tests: str) -> Any:
         if prompt.startswith("Write a complete"):
             return fence(MEDIAN)
         if prompt.startswith("Fix the bugs"):
-            return fence(FIXED_AVERAGE)
+            return fence(FIXED_FUNCTION)
         return "1. Sort.\n2. Take the middle."
 
     return reply
@@ -361,7 +346,7 @@ async def _everything_said(editor: Editor) -> list[str]:
 async def test_header_values_never_appear_in_messages(tmp_path: Path, fake_factory,
                                                       write_config) -> None:
     first, second = fake_factory(), fake_factory()
-    first.reply = second.reply = fence(FIXED_AVERAGE)
+    first.reply = second.reply = fence(FIXED_FUNCTION)
     config = _secret_config(write_config, first.url, second.url)
     async with lsp_session(tmp_path / "ws", config, env=_secret_env()) as editor:
         uri = editor.open("ok.py", BUGGY)
@@ -427,7 +412,7 @@ def _huge_module(size: int) -> str:
 @pytest.mark.parametrize("whole_file", [False, True])
 async def test_the_prompt_stays_bounded_for_a_ten_megabyte_file(tmp_path: Path, fake, config,
                                                                 whole_file: bool) -> None:
-    fake.reply = fence(FIXED_AVERAGE)
+    fake.reply = fence(FIXED_FUNCTION)
     text = _huge_module(10 * 1024 * 1024)
     line = text.count("\n") - 4
     async with lsp_session(tmp_path / "ws", config,
@@ -443,7 +428,7 @@ async def test_the_prompt_stays_bounded_for_a_ten_megabyte_file(tmp_path: Path, 
 
 async def test_a_file_too_large_for_the_prompt_is_narrowed_or_refused(tmp_path: Path, fake,
                                                                       config) -> None:
-    fake.reply = fence(FIXED_AVERAGE)
+    fake.reply = fence(FIXED_FUNCTION)
     text = _huge_module(1024 * 1024)
     async with lsp_session(tmp_path / "ws", config,
                            overrides={"max_prompt_chars": 4000,
