@@ -65,3 +65,10 @@ def role_config(urls: dict[str, list[str]], base_url: str = "http://127.0.0.1:9"
     }
     section.update(ollama)
     return {"ollama": section}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The real-model tier shares two model servers: keep it on one xdist worker."""
+    for item in items:
+        if item.get_closest_marker("real_model") is not None:
+            item.add_marker(pytest.mark.xdist_group("real_model"))

@@ -105,6 +105,15 @@ def syntax_error(source: str, language: str) -> str | None:
     return None
 
 
+def _per_test_timeout(run_timeout: float) -> list[str]:
+    """A per-test timeout, so one hanging test does not hide which others passed."""
+    if importlib.util.find_spec("pytest_timeout") is None or os.environ.get(
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+    ):
+        return []
+    return [f"--timeout={max(1.0, run_timeout / 3):g}"]
+
+
 def _has_pytest() -> bool:
     return importlib.util.find_spec("pytest") is not None
 
@@ -250,6 +259,7 @@ class Checker:
                 "no:cacheprovider",
                 "--rootdir",
                 str(scratch),
+                *_per_test_timeout(self.settings.fix.run_timeout),
                 *files,
             ]
         else:

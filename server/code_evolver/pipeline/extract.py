@@ -29,8 +29,12 @@ _PARSE_BUDGET = 2_000
 class NoCodeInReply(ValueError):
     """The model answered, but with nothing that looks like code in the wanted language."""
 
-    def __init__(self, language: str = "python", *, incomplete: bool = False) -> None:
-        if incomplete:
+    def __init__(
+        self, language: str = "python", *, incomplete: bool = False, syntax: str | None = None
+    ) -> None:
+        if syntax:
+            message = f"The model's {language} code does not parse: {syntax}"
+        elif incomplete:
             message = (
                 f"The model's reply contained no complete {language} code "
                 "(it was cut off or does not parse)"
@@ -70,7 +74,21 @@ def extract_code(reply: str, language: str = "python", *, original: str | None =
         candidates = [b.text for b in blocks if (not b.info or b.info in wanted) and b.text.strip()]
         if not candidates:
             raise NoCodeInReply(language)
-        return _trim_blank_lines(_pick_block(candidates, names, is_python))
+        code = _trim_blank_lines(_pick_block(candidates, names, is_python))
+        if is_python:
+            # A block that does not parse (cut off, or prose inside the fence) is not code to
+            # apply; the syntax error goes back to the model on the next attempt.
+            try:
+                tree = ast.parse(_dedent(code))
+            except SyntaxError as error:
+                raise NoCodeInReply(
+                    "python", syntax=f"SyntaxError: {error.msg} (line {error.lineno})"
+                ) from None
+            except (ValueError, RecursionError, MemoryError):
+                raise NoCodeInReply("python", incomplete=True) from None
+            if not _has_code(tree):
+                raise NoCodeInReply("python")
+        return code
 
     if not is_python:
         code = _trim_blank_lines(reply)

@@ -385,6 +385,8 @@ def _better(before: Check, after: Check, had_diagnostics: bool) -> bool:
     """A candidate is kept only when it is verifiably no worse and fixes something."""
     if after.syntax_error:
         return False
+    if after.passed_tests < before.passed_tests:
+        return False  # never trade a passing test for a cleaner run
     if after.failures < before.failures:
         return True
     # Only editor diagnostics (a linter, a type checker) and a clean run: keep a candidate that

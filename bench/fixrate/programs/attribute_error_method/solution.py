@@ -1,0 +1,10 @@
+"""Shouting."""
+
+
+def shout(text):
+    """text in capitals followed by '!'."""
+    return text.upper() + "!"
+
+
+if __name__ == "__main__":
+    print(shout("hi"))

@@ -1,0 +1,9 @@
+from prog import shout
+
+
+def test_shout():
+    assert shout("hi") == "HI!"
+
+
+def test_empty():
+    assert shout("") == "!"

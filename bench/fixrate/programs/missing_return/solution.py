@@ -1,0 +1,11 @@
+"""Clamping numbers."""
+
+
+def clamp(x, low, high):
+    """x limited to the range low..high."""
+    result = max(low, min(x, high))
+    return result
+
+
+if __name__ == "__main__":
+    print(clamp(15, 0, 10))

@@ -1,0 +1,10 @@
+"""Sums of ranges."""
+
+
+def sum_to(n):
+    """Sum of the integers 1..n inclusive."""
+    return sum(range(1, n + 1))
+
+
+if __name__ == "__main__":
+    print(sum_to(10))

@@ -1,0 +1,57 @@
+"""The fix loop's verdicts on real runs: never trade a passing test for a cleaner run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from code_evolver import ConfigManager, OllamaClient
+from code_evolver.pipeline.checker import Target
+from code_evolver.pipeline.fix import FixSession
+from conftest import role_config
+
+SOURCE = '''def double(x):
+    return x * 2
+
+
+def half(x):
+    return x / 0
+
+
+if __name__ == "__main__":
+    print(half(4))
+'''
+# A cleaner run (no crash), but the test that passed now fails and the other still does.
+WORSE = '''```python
+def double(x):
+    return x * 3
+
+
+def half(x):
+    return x
+```'''
+TESTS = '''from mod import double, half
+
+
+def test_double():
+    assert double(2) == 4
+
+
+def test_half():
+    assert half(4) == 2
+'''
+
+
+def test_a_candidate_that_fails_a_passing_test_is_refused(fake, write_config, tmp_path: Path):
+    workspace = tmp_path / "ws"
+    (workspace / "tests").mkdir(parents=True)
+    (workspace / "mod.py").write_text(SOURCE)
+    (workspace / "tests" / "test_mod.py").write_text(TESTS)
+    fake.reply = WORSE
+    config = ConfigManager(write_config(role_config({"generator": [fake.url]})))
+    client = OllamaClient(config_manager=config)
+    target = Target(str(workspace / "mod.py"), "python", str(workspace))
+    with FixSession(client, config.settings, target, max_attempts=1) as session:
+        outcome = session.fix(SOURCE, [], whole_file=True)
+    assert outcome.before is not None and outcome.before.passed_tests == 1
+    assert not outcome.changed
+    assert "No fix after 1 attempt(s)" in outcome.message
