@@ -69,6 +69,10 @@ def test_bearer_key_comes_from_the_environment(fake, write_config, monkeypatch):
     with pytest.raises(AllEndpointsFailed) as info:
         client.generate(prompt="x", model_key="generator")
     assert "sk-local" not in str(info.value)
+    # The advice fits the server: no `ollama serve` for an OpenAI-compatible endpoint.
+    assert "ollama" not in str(info.value).lower()
+    assert "/v1/models" in str(info.value)
+    assert "start the model server" in info.value.summary
 
 
 def test_cancel_closes_an_openai_stream(fake, write_config):

@@ -381,7 +381,10 @@ class OllamaClient:
                 time.monotonic() - started,
                 tuple(failures),
             )
-        failed = AllEndpointsFailed(role.role, model, failures)
+        apis = {endpoint.api or role.api for endpoint in plan}
+        failed = AllEndpointsFailed(
+            role.role, model, failures, "ollama" if "ollama" in apis else apis.pop()
+        )
         log.error("%s", failed)
         raise failed
 

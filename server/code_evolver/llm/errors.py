@@ -9,6 +9,11 @@ FIX_HINT = (
     "(`ollama pull {model}`), and that no firewall blocks port 11434; "
     "`code-evolver doctor` checks every endpoint."
 )
+OPENAI_FIX_HINT = (
+    "Check that the OpenAI-compatible server is running there and serves a model for "
+    "'{model}' (its /v1/models lists it), and that no firewall blocks its port; "
+    "`code-evolver doctor` checks every endpoint."
+)
 
 
 class LLMError(Exception):
@@ -89,7 +94,10 @@ class AllEndpointsFailed(LLMError):
 
     reason = "all endpoints failed"
 
-    def __init__(self, role: str, model: str, failures: Sequence[LLMError]) -> None:
+    def __init__(
+        self, role: str, model: str, failures: Sequence[LLMError], api: str = "ollama"
+    ) -> None:
+        self.api = api
         self.role = role
         self.model = model
         self.failures = list(failures)
@@ -97,7 +105,8 @@ class AllEndpointsFailed(LLMError):
         lines = [f"All {len(failures)} endpoint(s) for role '{role}' (model '{model}') failed:"]
         lines += [f"  - {f.endpoint}: {f.detail}" for f in failures]
         if self.retryable:
-            lines.append(FIX_HINT.format(model=model))
+            hint = FIX_HINT if api == "ollama" else OPENAI_FIX_HINT
+            lines.append(hint.format(model=model))
         super().__init__("\n".join(lines))
 
     @property
@@ -105,10 +114,18 @@ class AllEndpointsFailed(LLMError):
         """One sentence for a notification."""
         kinds = sorted({f.reason for f in self.failures})
         where = ", ".join(f.endpoint or "?" for f in self.failures)
+        ollama = self.api == "ollama"
+        if kinds == ["model missing"] and not ollama:
+            return f"No server at {where} serves model '{self.model}': check its /v1/models."
         if kinds == ["model missing"]:
             return (
                 f"Model '{self.model}' is not pulled on {where}: run "
                 f"`ollama pull {self.model}` there."
+            )
+        if self.retryable and not ollama:
+            return (
+                f"No endpoint for '{self.role}' could answer ({', '.join(kinds)} at {where}): "
+                f"start the model server or fix the endpoints in config.yaml."
             )
         if self.retryable:
             return (
