@@ -12,7 +12,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import pytest_lsp
+from pytest_lsp import LanguageClient
+
 from fake_ollama import FakeOllama
+from lsp_harness import SERVER, Editor
 
 
 @pytest.fixture
@@ -72,3 +76,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("real_model") is not None:
             item.add_marker(pytest.mark.xdist_group("real_model"))
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def lsp(lsp_client: LanguageClient):
+    """The language server over stdio with a real LSP client; shut down after the test."""
+    yield lsp_client
+    await lsp_client.shutdown_session()
+
+
+@pytest.fixture
+def editor(lsp: LanguageClient, tmp_path: Path) -> Editor:
+    """An editor stand-in with an empty workspace folder."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    return Editor(lsp, root)

@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import LanguageClient
 
 from conftest import role_config
-from lsp_harness import SERVER, Editor, diagnostic
+from lsp_harness import diagnostic
 from samples import BUGGY, FIXED, FIXED_FUNCTION
 
 WRONG_FUNCTION = '''def average(values):
     return sum(values) / 0
 '''
-
-
-@pytest_lsp.fixture(config=SERVER)
-async def lsp(lsp_client: LanguageClient):
-    yield lsp_client
-    await lsp_client.shutdown_session()
-
-
-@pytest.fixture
-def editor(lsp: LanguageClient, tmp_path: Path) -> Editor:
-    root = tmp_path / "ws"
-    root.mkdir()
-    return Editor(lsp, root)
 
 
 @pytest.fixture

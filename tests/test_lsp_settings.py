@@ -7,28 +7,11 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import LanguageClient
 
 from conftest import role_config
-from lsp_harness import SERVER, Editor
-
-
-@pytest_lsp.fixture(config=SERVER)
-async def lsp(lsp_client: LanguageClient):
-    yield lsp_client
-    await lsp_client.shutdown_session()
-
-
-@pytest.fixture
-def editor(lsp: LanguageClient, tmp_path: Path) -> Editor:
-    root = tmp_path / "ws"
-    root.mkdir()
-    return Editor(lsp, root)
 
 
 @pytest.fixture
