@@ -62,6 +62,25 @@ def children(pid: int) -> list[dict[str, Any]]:
     return found
 
 
+def worker_of(pid: int) -> int | None:
+    """The language server's worker process (python -m code_evolver.jobs.worker), if any."""
+    for child in children(pid):
+        try:
+            with open(f"/proc/{child['pid']}/cmdline", "rb") as handle:
+                if b"code_evolver.jobs.worker" in handle.read():
+                    return int(child["pid"])
+        except OSError:
+            continue
+    return None
+
+
+def user_processes(pid: int) -> list[dict[str, Any]]:
+    """Processes the server started besides its worker: user code run by a fix, say."""
+    worker = worker_of(pid)
+    found = [c for c in children(pid) if c["pid"] != worker]
+    return found + (children(worker) if worker is not None else [])
+
+
 def code_action_params(
     uri: str, line: int, char: int, end: tuple[int, int] | None, diagnostics: list[Any]
 ) -> types.CodeActionParams:

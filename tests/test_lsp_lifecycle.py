@@ -1,38 +1,45 @@
-"""The editor vanishing mid-work: the server exits cleanly and its children die with it."""
+"""The editor vanishing mid-work: the server exits cleanly and its children die with it.
+
+The language server runs work in a worker process (code_evolver.jobs.worker); the user's
+program is the worker's child. However the server ends, neither may outlive it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from conftest import role_config
+from processes import alive, children_of, worker_of
 
 
 def _send(proc: subprocess.Popen[bytes], message: dict) -> None:
-    body = json.dumps(message).encode()
+    body = json.dumps({"jsonrpc": "2.0", **message}).encode()
     assert proc.stdin is not None
     proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
     proc.stdin.flush()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie waiting for its parent is gone for our purposes
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split()[2] != "Z"
-    except OSError:
-        return False
+def _gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not alive(pid)
 
 
-def test_stdin_closed_mid_work_kills_children_and_exits(tmp_path: Path, fake, write_config):
-    config = write_config(role_config({"generator": [fake.url]}))
+@contextlib.contextmanager
+def _fixing_a_program_that_spins(
+    tmp_path: Path, config: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A server (raw stdio, no client library) whose fix is running a program that never ends;
+    yields the server process and the program's pid. Everything is killed afterwards."""
     workspace = tmp_path / "ws"
     workspace.mkdir()
     pid_file = tmp_path / "child.pid"
@@ -42,31 +49,52 @@ def test_stdin_closed_mid_work_kills_children_and_exits(tmp_path: Path, fake, wr
     script.write_text(source)
     proc = subprocess.Popen([sys.executable, "-m", "code_evolver", "lsp"], stdin=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = None
     try:
-        _send(proc, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        _send(proc, {"id": 1, "method": "initialize", "params": {
             "processId": None, "rootUri": workspace.as_uri(), "capabilities": {},
             "initializationOptions": {"configPath": str(config),
                                       "overrides": {"fix": {"run_timeout": 120}}}}})
-        _send(proc, {"jsonrpc": "2.0", "method": "initialized", "params": {}})
-        _send(proc, {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+        _send(proc, {"method": "initialized", "params": {}})
+        _send(proc, {"method": "textDocument/didOpen", "params": {
             "textDocument": {"uri": script.as_uri(), "languageId": "python", "version": 1,
                              "text": source}}})
-        _send(proc, {"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand",
+        _send(proc, {"id": 2, "method": "workspace/executeCommand",
                      "params": {"command": "codeEvolver.fixDiagnostics",
                                 "arguments": [{"uri": script.as_uri()}]}})
         deadline = time.monotonic() + 30
         while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
             time.sleep(0.05)
         child = int(pid_file.read_text())
-        assert _alive(child)
-        assert proc.stdin is not None
-        proc.stdin.close()  # the editor is gone
-        assert proc.wait(timeout=30) == 0
-        deadline = time.monotonic() + 10
-        while _alive(child) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _alive(child)
+        assert alive(child)
+        yield proc, child
     finally:
+        worker = worker_of(proc.pid)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        for pid in (worker, child):
+            if pid is not None and alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_stdin_closed_mid_work_kills_children_and_exits(tmp_path: Path, fake, write_config):
+    config = write_config(role_config({"generator": [fake.url]}))
+    with _fixing_a_program_that_spins(tmp_path, config) as (proc, child):
+        assert proc.stdin is not None
+        proc.stdin.close()  # the editor is gone
+        assert proc.wait(timeout=30) == 0
+        assert _gone(child, 10)
+
+
+def test_a_killed_server_takes_its_worker_and_the_program_with_it(
+    tmp_path: Path, fake, write_config
+):
+    config = write_config(role_config({"generator": [fake.url]}))
+    with _fixing_a_program_that_spins(tmp_path, config) as (proc, child):
+        worker = worker_of(proc.pid)
+        assert worker is not None and child in children_of(worker)
+        proc.kill()  # no shutdown, no cleanup: only the closed pipe tells the worker
+        proc.wait()
+        assert _gone(worker, 20), "the worker outlived the language server"
+        assert _gone(child, 10), "the user's program outlived the language server"

@@ -20,6 +20,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from lsp_harness import Editor
+from processes import children_of, worker_of
 
 SERVER_COMMAND = [sys.executable, "-m", "code_evolver", "lsp"]
 
@@ -70,30 +71,21 @@ class ProcessCensus:
 
 
 def census(pid: int) -> ProcessCensus:
-    """Threads, open sockets and child processes of `pid`, read from /proc."""
-    threads = len(os.listdir(f"/proc/{pid}/task"))
-    sockets = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
+    """Threads and open sockets of the server `pid` and its worker process, and the processes
+    they started besides the worker (user code), read from /proc."""
+    worker = worker_of(pid)
+    pids = [pid] if worker is None else [pid, worker]
+    threads = sockets = 0
+    children: list[int] = []
+    for one in pids:
         with contextlib.suppress(OSError):
-            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
-                sockets += 1
-    return ProcessCensus(threads, sockets, tuple(children_of(pid)))
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 1 and fields[1] == str(pid):
-            found.append(int(entry))
-    return found
+            threads += len(os.listdir(f"/proc/{one}/task"))
+            for fd in os.listdir(f"/proc/{one}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{one}/fd/{fd}").startswith("socket:"):
+                        sockets += 1
+        children.extend(c for c in children_of(one) if c != worker)
+    return ProcessCensus(threads, sockets, tuple(children))
 
 
 async def settle(pid: int, limit: ProcessCensus, timeout: float = 15.0) -> ProcessCensus:
@@ -187,11 +179,7 @@ def send_raw(editor: Editor, msg_id: str, method: str, params: Any) -> asyncio.F
 
 
 def job_pool_size() -> int:
-    """How many job threads the server may start (its ThreadPoolExecutor's size)."""
-    from code_evolver.lsp.state import ServerState
+    """How many job threads the server's worker process may start."""
+    from code_evolver.jobs.worker import JOB_THREADS
 
-    state = ServerState()
-    try:
-        return int(state.jobs._max_workers)
-    finally:
-        state.close(wait=0)
+    return JOB_THREADS

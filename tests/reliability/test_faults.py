@@ -72,7 +72,7 @@ KINDS: dict[str, tuple[str, dict[str, Any]]] = {
 STAGES = ("fix_first", "fix_escalation", "gen_first", "gen_escalation", "overseer", "evaluator")
 TIMEOUTS = {"connect": 2, "first_byte": 1, "idle": 1, "total": 30}
 SLOW = {"connect": 5, "first_byte": 60, "idle": 60, "total": 120}
-JOB_POOL = job_pool_size()  # the server's job threads (state.jobs)
+JOB_POOL = job_pool_size()  # the job threads of the server's worker process
 READER_POOL_SLACK = min(32, (os.cpu_count() or 1) + 4)  # pygls' stdin reader pool, lazily grown
 
 

@@ -23,6 +23,7 @@ from code_evolver import ConfigManager
 from code_evolver.pipeline.checker import Checker, Target
 from conftest import role_config
 from lsp_harness import Editor, diagnostic
+from processes import alive
 from samples import BUGGY, FIXED_FUNCTION
 
 SECRETS = {"MY_API_KEY": "k-1", "GITHUB_TOKEN": "t-2", "DB_PASSWORD": "p-3",
@@ -106,7 +107,7 @@ def test_a_programs_leftover_children_are_killed(tmp_path: Path, write_config) -
         check = checker.check(program + "else:\n    time.sleep(0.5)\n")
     assert check.run is not None and check.run.ok, check.details
     child = int(pid_file.read_text())
-    assert wait_until(lambda: not _alive(child), timeout=10)
+    assert wait_until(lambda: not alive(child), timeout=10)
 
 
 def test_a_child_that_leaves_the_group_does_not_hold_the_run(tmp_path: Path,
@@ -124,14 +125,6 @@ def test_a_child_that_leaves_the_group_does_not_hold_the_run(tmp_path: Path,
     finally:
         if wait_until(pid_file.exists, timeout=5) and pid_file.read_text():
             os.kill(int(pid_file.read_text()), 9)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_a_timed_out_run_names_the_configured_timeout(tmp_path: Path, write_config) -> None:

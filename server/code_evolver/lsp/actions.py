@@ -68,7 +68,7 @@ def code_actions(
         if only
         else (lambda kind: True)
     )
-    model = state.client.role_settings("generator").model
+    model = state.config.generator_model
     actions: list[types.CodeAction] = []
     base = {"uri": uri, "version": document.version, "range": _range_json(params.range)}
     diagnostics = list(params.context.diagnostics)

@@ -11,8 +11,10 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from ..pipeline.checker import Checker, Target
-from ..status import render_status
+from ..cancel import CancelToken
+from ..jobs.host import JobFailed, WorkerGone
+from ..jobs.tasks import CheckJob
+from ..pipeline.checker import Check, Target
 from . import work
 from .actions import FIX, GENERATE, TESTS, code_actions, diagnostic_json
 from .state import ServerState
@@ -58,12 +60,11 @@ def initialize(server: LanguageServer, state: ServerState, params: types.Initial
     state.pending_problem = state.load(options if isinstance(options, Mapping) else None)
 
 
-def initialized(server: LanguageServer, state: ServerState) -> None:
+async def initialized(server: LanguageServer, state: ServerState) -> None:
     if state.pending_problem:
         tell(server, types.MessageType.Warning, state.pending_problem)
-    loop = state.loop = asyncio.get_running_loop()
-    watch_health(server, state, loop)
-    send_status(server, state)
+    state.loop = asyncio.get_running_loop()
+    state.health_listeners.append(lambda: send_status(server, state))
     config = state.config
     log.info(
         "Code Evolver ready: config %s, generator %s at %s, trusted=%s",
@@ -72,25 +73,16 @@ def initialized(server: LanguageServer, state: ServerState) -> None:
         ", ".join(config.get_model_endpoints("generator")),
         state.trusted,
     )
-
-
-def watch_health(
-    server: LanguageServer, state: ServerState, loop: asyncio.AbstractEventLoop
-) -> None:
-    def changed() -> None:
-        loop.call_soon_threadsafe(send_status, server, state)
-
-    state.client.add_health_listener(changed)
-
-
-def status_payload(state: ServerState) -> dict[str, Any]:
-    healthy, total = state.client.health_summary()
-    text = render_status(state.client.status())
-    return {"healthy": healthy, "total": total, "text": text}
+    # The worker reports the endpoints' health as soon as it has loaded the settings.
+    try:
+        await state.worker.start()
+    except WorkerGone as error:
+        tell(server, types.MessageType.Error, str(error))
 
 
 def send_status(server: LanguageServer, state: ServerState) -> None:
-    server.protocol.notify(STATUS_NOTIFICATION, status_payload(state))
+    if state.health is not None:
+        server.protocol.notify(STATUS_NOTIFICATION, state.health)
 
 
 def did_change_configuration(
@@ -104,8 +96,6 @@ def did_change_configuration(
     problem = state.load(settings)
     if problem:
         tell(server, types.MessageType.Warning, problem)
-    watch_health(server, state, asyncio.get_running_loop())
-    send_status(server, state)
 
 
 def code_action(
@@ -130,7 +120,7 @@ async def resolve(
     if runner is None or not isinstance(args, Mapping):
         return action
     result = await _perform(server, state, runner, args)
-    if result is not None and result.edit is not None:
+    if result.edit is not None:
         action.edit = result.edit
     return action
 
@@ -142,8 +132,6 @@ async def execute(
     if not isinstance(args, Mapping):
         args = {}
     result = await _perform(server, state, WORKS[command], args)
-    if result is None:
-        return {"applied": False, "message": "failed"}
     if result.edit is None:
         return {"applied": False, "message": result.message}
     applied = await _apply(server, state, result)
@@ -152,7 +140,7 @@ async def execute(
 
 async def _perform(
     server: LanguageServer, state: ServerState, runner: Work, args: Mapping[str, Any]
-) -> work.WorkResult | None:
+) -> work.WorkResult:
     try:
         result = await runner(server, state, args)
     except asyncio.CancelledError:
@@ -164,7 +152,7 @@ async def _perform(
         sentence, detail = work.explain(error)
         level = types.MessageType.Info if sentence == "Cancelled." else types.MessageType.Error
         tell(server, level, sentence, detail)
-        return None
+        return work.WorkResult(None, sentence, None, level)
     tell(server, result.level, result.message)
     return result
 
@@ -198,7 +186,10 @@ async def _apply(server: LanguageServer, state: ServerState, result: work.WorkRe
 
 
 async def show_status(server: LanguageServer, state: ServerState) -> dict[str, Any]:
-    payload = status_payload(state)
+    try:
+        payload = await state.worker.status()
+    except (WorkerGone, JobFailed) as error:
+        payload = {**(state.health or {"healthy": 0, "total": 0}), "text": str(error)}
     server.window_log_message(
         types.LogMessageParams(type=types.MessageType.Info, message=payload["text"])
     )
@@ -233,14 +224,9 @@ async def did_save(
         ):
             return
         path = to_fs_path(uri) or uri
-        target = Target(path, "python", work._root_for(state, path))
-        source = document.source
-
-        def check() -> Any:
-            with Checker(target, settings, trusted=True) as checker:
-                return checker.check(source)
-
-        result = await asyncio.get_running_loop().run_in_executor(state.jobs, check)
+        job = CheckJob(Target(path, "python", work._root_for(state, path)), document.source)
+        result = await state.worker.run(job, lambda step: None, CancelToken())
+        assert isinstance(result, Check)
         diagnostics = []
         if result.failures:
             line = result.error.line if result.error and result.error.line is not None else 0

@@ -13,7 +13,7 @@ from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pygls.io_ import StdoutWriter, run_async
+from pygls.io_ import run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
@@ -21,6 +21,7 @@ from .. import __version__
 from . import handlers
 from .actions import FIX, GENERATE, KINDS, STATUS, TESTS
 from .state import ServerState
+from .wire import CoalescingWriter, warm_up
 
 
 class _LspLogHandler(logging.Handler):
@@ -84,8 +85,9 @@ def build_server(config_path: str | None = None) -> tuple[LanguageServer, Server
         handlers.initialize(ls, state, params)
 
     @server.feature(types.INITIALIZED)
-    def on_initialized(ls: LanguageServer, params: types.InitializedParams) -> None:
-        handlers.initialized(ls, state)
+    async def on_initialized(ls: LanguageServer, params: types.InitializedParams) -> None:
+        warm_up(ls.protocol)
+        await handlers.initialized(ls, state)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def on_configuration(ls: LanguageServer, params: types.DidChangeConfigurationParams) -> None:
@@ -158,7 +160,7 @@ def _serve_stdio(server: LanguageServer) -> None:
         reader = asyncio.StreamReader(limit=1 << 20)
         loop = asyncio.get_running_loop()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
+        server.protocol.set_writer(CoalescingWriter(sys.stdout.buffer, loop))
         await run_async(
             stop_event=stop,
             reader=reader,

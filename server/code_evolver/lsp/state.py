@@ -6,38 +6,18 @@ import asyncio
 import logging
 import os
 import threading
-import time
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..cancel import CancelToken
 from ..config import ConfigError, ConfigManager
-from ..llm import OllamaClient
+from ..jobs.host import JobHost
 from ..pipeline.extract import split_lines
 from ..pipeline.stubs import Stub, stub_near
 
 log = logging.getLogger("code_evolver.lsp")
-
-MAX_WORKSPACE_FILES = 300
-MAX_FILE_BYTES = 256 * 1024
-SKIP_DIRS = {
-    ".git",
-    ".hg",
-    ".venv",
-    "venv",
-    "env",
-    "node_modules",
-    "__pycache__",
-    ".tox",
-    "build",
-    "dist",
-    ".mypy_cache",
-    ".pytest_cache",
-    "site-packages",
-}
 
 
 @dataclass
@@ -50,7 +30,7 @@ class DocumentFacts:
 
 
 class ServerState:
-    """Settings, the model client and caches; replaced parts are swapped under a lock."""
+    """Settings, the worker that runs jobs, and caches; replaced parts are swapped under a lock."""
 
     def __init__(self, config_path: str | None = None) -> None:
         self.cli_config_path = config_path
@@ -63,9 +43,11 @@ class ServerState:
         self.client_supports_document_changes = False
         self.client_supports_create = False
         self.config = ConfigManager.defaults()
-        self.client = OllamaClient(config_manager=self.config)
-        # Jobs mostly wait on models and runs; enough threads that fixes queue at the models.
-        self.jobs = ThreadPoolExecutor(max_workers=32, thread_name_prefix="code-evolver-job")
+        # Fixes, generations and runs happen in a process of their own (jobs/worker.py).
+        self.worker = JobHost(on_health=self._health_changed)
+        # The endpoints' health as the worker last reported it, and who wants to hear of it.
+        self.health: dict[str, Any] | None = None
+        self.health_listeners: list[Callable[[], None]] = []
         self._facts: dict[str, DocumentFacts] = {}
         self._lock = threading.Lock()
         self.in_flight = 0
@@ -103,15 +85,15 @@ class ServerState:
             config = ConfigManager.defaults()
         self.config_path = path
         self.overrides = overrides
-        self._swap(config)
+        with self._lock:
+            self.config = config
+        self.worker.configure(path, overrides, self.trusted)
         return problem
 
-    def _swap(self, config: ConfigManager) -> None:
-        old = self.client
-        client = OllamaClient(config_manager=config)
-        with self._lock:
-            self.config, self.client = config, client
-        old.close()
+    def _health_changed(self, payload: dict[str, Any]) -> None:
+        self.health = payload
+        for listener in list(self.health_listeners):
+            listener()
 
     def _inside_workspace(self, path: str) -> bool:
         try:
@@ -143,35 +125,8 @@ class ServerState:
         with self._lock:
             self._facts.pop(uri, None)
 
-    def workspace_sources(self, open_docs: Mapping[str, str]) -> dict[str, str]:
-        """Python sources of the workspace for the related-function search (open files win)."""
-        sources: dict[str, str] = {}
-        count = 0
-        for directory, dirs, files in os.walk(self.workspace_root):
-            dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")]
-            for name in files:
-                if not name.endswith(".py"):
-                    continue
-                path = os.path.join(directory, name)
-                count += 1
-                if count > MAX_WORKSPACE_FILES:
-                    break
-                try:
-                    if os.path.getsize(path) > MAX_FILE_BYTES:
-                        continue
-                    with open(path, encoding="utf-8") as handle:
-                        sources[path] = handle.read()
-                except (OSError, UnicodeDecodeError):
-                    continue
-        sources.update(open_docs)
-        return sources
-
     def close(self, wait: float = 10.0) -> None:
-        """Stop all work: cancel it, wait a little for children to be killed, close sockets."""
+        """Stop all work: the worker cancels it, kills its children and exits (or is killed)."""
         for token in list(self.active):
             token.cancel()
-        self.jobs.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + wait
-        while self.active and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.client.close()
+        self.worker.close(wait)

@@ -1,24 +1,24 @@
-"""The long work behind actions and commands: fix, generate, tests, run in worker threads."""
+"""The long work behind actions and commands: fix, generate, tests, run in the worker process."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
-from ..cancel import Cancelled, CancelToken
-from ..llm import AllEndpointsFailed, LLMError
+from ..cancel import CancelToken
+from ..jobs import tasks
+from ..jobs.host import JobFailed, WorkerGone
+from ..jobs.tasks import FixJob, GenerateJob, Job, TestsJob, UserError
 from ..pipeline.checker import Target, read_text
-from ..pipeline.fix import FixSession, Outcome
-from ..pipeline.generate import Generator
+from ..pipeline.fix import Outcome
 from ..pipeline.prompts import DiagnosticInfo
 from ..pipeline.stubs import Stub, selection_stub
 from .edits import document_edit, file_edit
@@ -26,11 +26,8 @@ from .progress import Progress
 from .state import ServerState
 
 log = logging.getLogger("code_evolver.lsp")
-T = TypeVar("T")
 
-
-class UserError(Exception):
-    """A request the server cannot serve, with the sentence to show."""
+__all__ = ["UserError", "WorkResult", "explain", "fix", "generate", "generate_tests"]
 
 
 @dataclass(frozen=True)
@@ -88,48 +85,24 @@ def diagnostics_from(items: Any) -> list[DiagnosticInfo]:
     return out
 
 
-async def run_job(
-    server: LanguageServer,
-    state: ServerState,
-    title: str,
-    work: Callable[[CancelToken, Callable[[str], None]], T],
-) -> T:
-    """Run `work` in a worker thread with progress; an editor cancel stops it at once."""
+async def run_job(server: LanguageServer, state: ServerState, title: str, job: Job) -> Any:
+    """Run `job` in the worker process with progress; an editor cancel stops it at once."""
     cancel = CancelToken()
-    loop = asyncio.get_running_loop()
     state.in_flight += 1
     state.active.add(cancel)
-    future: asyncio.Future[T] | None = None
     try:
         async with Progress(server, title, cancel, state.client_supports_progress) as progress:
-            future = loop.run_in_executor(
-                state.jobs, _until_done(state, cancel, work), cancel, progress.step
-            )
+            task = asyncio.ensure_future(state.worker.run(job, progress.step, cancel))
             try:
-                return await asyncio.shield(future)
+                return await asyncio.shield(task)
             except asyncio.CancelledError:
                 cancel.cancel()
-                # Wait for the thread to close its stream and kill its child before answering.
-                await asyncio.wait([future], timeout=30)
+                # Wait for the worker to close its stream and kill its child before answering.
+                await asyncio.wait([task], timeout=30)
                 raise
     finally:
         state.in_flight -= 1
-        if future is None or future.cancelled():
-            state.active.discard(cancel)  # the thread never started
-
-
-def _until_done(
-    state: ServerState, cancel: CancelToken, work: Callable[[CancelToken, Callable[[str], None]], T]
-) -> Callable[[CancelToken, Callable[[str], None]], T]:
-    """Wrap `work` so its cancel switch stays registered until the thread really ends."""
-
-    def run(token: CancelToken, step: Callable[[str], None]) -> T:
-        try:
-            return work(token, step)
-        finally:
-            state.active.discard(cancel)
-
-    return run
+        state.active.discard(cancel)
 
 
 def _target(state: ServerState, snap: Snapshot) -> Target:
@@ -165,18 +138,9 @@ async def fix(server: LanguageServer, state: ServerState, args: Mapping[str, Any
         diagnostics = [
             d for d in diagnostics_from(state.published.get(snap.uri, [])) if d.line - 1 == line
         ]
-    settings = state.config.settings
-    client = state.client
-    target = _target(state, snap)
-    model = client.role_settings("generator").model
-
-    def work(cancel: CancelToken, step: Callable[[str], None]) -> Outcome:
-        with FixSession(
-            client, settings, target, trusted=state.trusted, cancel=cancel, on_step=step
-        ) as session:
-            return session.fix(snap.source, diagnostics, whole_file=whole)
-
-    outcome = await run_job(server, state, f"Fixing with {model}", work)
+    job = FixJob(_target(state, snap), snap.source, tuple(diagnostics), whole)
+    model = state.config.generator_model
+    outcome = await run_job(server, state, f"Fixing with {model}", job)
     level = types.MessageType.Info if outcome.changed else types.MessageType.Warning
     return WorkResult(_edit_for(state, snap, outcome), outcome.message, snap, level)
 
@@ -192,25 +156,15 @@ async def generate(
             "only a docstring or pass, on a '# generate: ...' comment, or select "
             "a few plain words describing the function."
         )
-    settings = state.config.settings
-    client = state.client
-    target = _target(state, snap)
     open_docs = {
         to_fs_path(uri) or uri: doc.source
         for uri, doc in server.workspace.text_documents.items()
         if (doc.language_id or _language(uri)) == "python"
     }
-    model = client.role_settings("generator").model
-
-    def work(cancel: CancelToken, step: Callable[[str], None]) -> Outcome:
-        sources = state.workspace_sources(open_docs) if settings.generate.related_functions else {}
-        sources.pop(snap.path, None)
-        with Generator(
-            client, settings, target, trusted=state.trusted, cancel=cancel, on_step=step
-        ) as generator:
-            return generator.generate(snap.source, stub, sources)
-
-    outcome = await run_job(server, state, f"Generating with {model}", work)
+    root = os.path.abspath(state.workspace_root)
+    job = GenerateJob(_target(state, snap), snap.source, stub, root, open_docs)
+    model = state.config.generator_model
+    outcome = await run_job(server, state, f"Generating with {model}", job)
     level = types.MessageType.Info if outcome.changed else types.MessageType.Warning
     return WorkResult(_edit_for(state, snap, outcome), outcome.message, snap, level)
 
@@ -222,17 +176,8 @@ async def generate_tests(
     if snap.language != "python":
         raise UserError("Generate Tests writes pytest tests, so it works on Python files only.")
     line = ((args.get("range") or {}).get("start") or {}).get("line", 0)
-    settings = state.config.settings
-    client = state.client
-    target = _target(state, snap)
-
-    def work(cancel: CancelToken, step: Callable[[str], None]) -> Any:
-        with Generator(
-            client, settings, target, trusted=state.trusted, cancel=cancel, on_step=step
-        ) as generator:
-            return generator.write_tests(snap.source, int(line) if isinstance(line, int) else 0)
-
-    outcome = await run_job(server, state, "Writing tests", work)
+    job = TestsJob(_target(state, snap), snap.source, int(line) if isinstance(line, int) else 0)
+    outcome = await run_job(server, state, "Writing tests", job)
     if outcome.path is None or outcome.content is None:
         return WorkResult(None, outcome.message, snap, types.MessageType.Warning)
     uri = from_fs_path(outcome.path) or outcome.path
@@ -277,17 +222,9 @@ def find_stub(state: ServerState, snap: Snapshot, range_: Any) -> Stub | None:
 
 def explain(error: BaseException) -> tuple[str, str]:
     """(one sentence for the user, details for the log) for any failure of the work."""
-    if isinstance(error, UserError):
+    if isinstance(error, JobFailed):
+        return error.failure.sentence, error.failure.detail
+    if isinstance(error, WorkerGone):
         return str(error), str(error)
-    if isinstance(error, AllEndpointsFailed):
-        return error.summary, str(error)
-    if isinstance(error, LLMError):
-        return f"The model request failed: {error}", str(error)
-    if isinstance(error, Cancelled):
-        return "Cancelled.", "cancelled"
-    detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    return (
-        f"Code Evolver hit an internal error ({type(error).__name__}: {error}); details are "
-        "in the Code Evolver log.",
-        detail,
-    )
+    failure = tasks.explain(error)
+    return failure.sentence, failure.detail

@@ -1,0 +1,1 @@
+"""Jobs the language server hands to its worker process, and the two ends of that pipe."""

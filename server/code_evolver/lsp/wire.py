@@ -1,0 +1,130 @@
+"""How the server's messages leave it: coalesced writes, and converters built before first use."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any, BinaryIO
+
+from lsprotocol import types
+from pygls.protocol import LanguageServerProtocol
+
+
+class CoalescingWriter:
+    """pygls' writer, but every message written in one turn of the event loop leaves in one
+    write() system call. A burst of progress and log messages (twenty fixes starting at once)
+    then costs a few writes instead of a hundred, and the lightbulb's reply is not queued behind
+    them in the kernel. Writes from any thread but the loop's go straight out."""
+
+    def __init__(self, stdout: BinaryIO, loop: asyncio.AbstractEventLoop) -> None:
+        self._stdout = stdout
+        self._loop = loop
+        self._pending: list[bytes] = []
+        self._broken = False
+
+    def write(self, data: bytes) -> None:
+        if self._broken:
+            raise BrokenPipeError("the editor closed the connection")
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        try:
+            self._stdout.write(data)
+            self._stdout.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            self._broken = True  # the editor is gone; stdin's end stops the server
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.flush()
+        self._stdout.close()
+
+
+def warm_up(protocol: LanguageServerProtocol) -> None:
+    """Build cattrs' converters for the messages that work sends and receives.
+
+    cattrs writes and compiles a converter the first time it meets a type; left to the first
+    fix, that happens while the editor waits on the event loop.
+    """
+    token = "warm-up"
+    edit = types.WorkspaceEdit(
+        document_changes=[
+            types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(
+                    uri="file:///w", version=1
+                ),
+                edits=[
+                    types.TextEdit(
+                        range=types.Range(types.Position(0, 0), types.Position(0, 1)), new_text="x"
+                    )
+                ],
+            )
+        ]
+    )
+    plain_edit = types.WorkspaceEdit(
+        changes={
+            "file:///w": [
+                types.TextEdit(
+                    range=types.Range(types.Position(0, 0), types.Position(0, 0)), new_text=""
+                )
+            ]
+        }
+    )
+    outgoing: list[tuple[str, Any]] = [
+        (types.WINDOW_WORK_DONE_PROGRESS_CREATE, types.WorkDoneProgressCreateParams(token=token)),
+        (
+            types.PROGRESS,
+            types.ProgressParams(
+                token, types.WorkDoneProgressBegin(title="t", cancellable=True, message="m")
+            ),
+        ),
+        (types.PROGRESS, types.ProgressParams(token, types.WorkDoneProgressReport(message="m"))),
+        (types.PROGRESS, types.ProgressParams(token, types.WorkDoneProgressEnd(message="m"))),
+        (
+            types.WINDOW_LOG_MESSAGE,
+            types.LogMessageParams(type=types.MessageType.Info, message="m"),
+        ),
+        (
+            types.WINDOW_SHOW_MESSAGE,
+            types.ShowMessageParams(type=types.MessageType.Info, message="m"),
+        ),
+        (types.WORKSPACE_APPLY_EDIT, types.ApplyWorkspaceEditParams(edit=edit, label="l")),
+        (types.WORKSPACE_APPLY_EDIT, types.ApplyWorkspaceEditParams(edit=plain_edit)),
+    ]
+    for method, params in outgoing:
+        message_type = protocol.get_message_type(method)
+        if message_type is None:
+            continue
+        fields = {"method": method, "params": params, "jsonrpc": "2.0"}
+        if "id" in {a.name for a in message_type.__attrs_attrs__}:
+            fields["id"] = 0
+        json.dumps(message_type(**fields), default=protocol._serialize_message)
+    incoming = [
+        (types.WORKSPACE_APPLY_EDIT, {"applied": True}),
+        (types.WINDOW_WORK_DONE_PROGRESS_CREATE, None),
+    ]
+    for method, result in incoming:
+        result_type = protocol.get_result_type(method)
+        if result_type is not None:
+            protocol._converter.structure(
+                {"jsonrpc": "2.0", "id": 0, "result": result}, result_type
+            )
+    for method, params in [
+        (types.WORKSPACE_EXECUTE_COMMAND, {"command": "c", "arguments": [{"uri": "file:///w"}]}),
+        (types.WINDOW_WORK_DONE_PROGRESS_CANCEL, {"token": token}),
+        (types.CANCEL_REQUEST, {"id": 1}),
+    ]:
+        with contextlib.suppress(Exception):
+            message = {"jsonrpc": "2.0", "method": method, "params": params}
+            if method == types.WORKSPACE_EXECUTE_COMMAND:
+                message["id"] = 0
+            message_type = protocol.get_message_type(method)
+            if message_type is not None:
+                protocol._converter.structure(message, message_type)

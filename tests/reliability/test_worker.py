@@ -1,0 +1,77 @@
+"""The worker process: all work runs there, and its death costs one answer.
+
+The language server keeps the editor's conversation on one thread and hands every fix,
+generation and run to `python -m code_evolver.jobs.worker`. These tests watch both processes
+from /proc while real fixes run against a fake Ollama. (That the worker never outlives the
+server is in tests/test_lsp_lifecycle.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+from reliability_kit import fence, lsp_session, server_pid, wait_until, worker_of
+
+from conftest import role_config
+from samples import BUGGY, FIXED, FIXED_FUNCTION
+
+FIX = "codeEvolver.fixDiagnostics"
+
+
+def _threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+async def test_the_language_server_thread_is_alone_while_fixes_run(
+    tmp_path: Path, fake_factory, write_config
+) -> None:
+    fake = fake_factory(reply=fence(FIXED_FUNCTION))
+    fake.latency = 1.0
+    config = write_config(role_config({"generator": [fake.url]}))
+    async with lsp_session(tmp_path / "ws", config) as editor:
+        pid = server_pid(editor)
+        assert wait_until(lambda: worker_of(pid) is not None)
+        worker = worker_of(pid)
+        assert worker is not None
+        before = _threads(pid)
+        uris = [editor.open(f"buggy{i}.py", BUGGY) for i in range(4)]
+        tasks = [asyncio.ensure_future(editor.command(FIX, uri=u)) for u in uris]
+        assert await editor.wait_for(lambda: fake.active == 4)
+        during, worker_during = _threads(pid), _threads(worker)
+        results = await asyncio.gather(*tasks)
+        assert all(r["applied"] for r in results), results
+        assert during == before, "the language server started threads of its own for the work"
+        assert worker_during >= 4, "the fixes did not run in the worker"
+        assert all(editor.texts[u] == FIXED for u in uris)
+
+
+async def test_a_worker_killed_mid_fix_costs_that_answer_only(
+    tmp_path: Path, fake_factory, write_config
+) -> None:
+    fake = fake_factory(reply=fence(FIXED_FUNCTION))
+    fake.latency = 30.0
+    slow = {"connect": 2, "first_byte": 60, "idle": 60, "total": 120}
+    config = write_config(role_config({"generator": [fake.url]}, timeouts=slow))
+    async with lsp_session(tmp_path / "ws", config) as editor:
+        pid = server_pid(editor)
+        first = editor.open("first.py", BUGGY)
+        task = asyncio.ensure_future(editor.command(FIX, uri=first))
+        assert await editor.wait_for(lambda: fake.active == 1)
+        worker = worker_of(pid)
+        assert worker is not None
+        os.kill(worker, signal.SIGKILL)
+        result = await asyncio.wait_for(task, 20)
+        assert result["applied"] is False
+        assert "worker process stopped" in result["message"], result
+        assert editor.texts[first] == BUGGY
+        shown = [m for m in editor.messages() if "worker process stopped" in m]
+        assert shown and "Run the command again" in shown[0]
+
+        fake.latency = 0.0
+        second = editor.open("second.py", BUGGY)
+        result = await editor.command(FIX, uri=second)
+        assert result["applied"] is True, result
+        assert worker_of(pid) not in (None, worker)
