@@ -228,11 +228,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _end_chunks(self) -> bool:
         return self._send(b"0\r\n\r\n")
 
-    def _begin(self, code: int, ctype: str, length: int | None = None) -> bool:
+    def _begin(self, code: int, ctype: str, length: int | None = None,
+               extra: dict[str, str] | None = None) -> bool:
         """Send status and headers; length None means chunked transfer encoding."""
         try:
             self.send_response(code)
             self.send_header("Content-Type", ctype)
+            for name, value in (extra or {}).items():
+                self.send_header(name, value)
             if length is None:
                 self.send_header("Transfer-Encoding", "chunked")
             else:
@@ -247,8 +250,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._client_gone()
             return False
 
-    def _whole(self, code: int, data: bytes, ctype: str = JSON_TYPE) -> None:
-        if self._begin(code, ctype, len(data)) and self.command != "HEAD":
+    def _whole(self, code: int, data: bytes, ctype: str = JSON_TYPE,
+               extra: dict[str, str] | None = None) -> None:
+        if self._begin(code, ctype, len(data), extra) and self.command != "HEAD":
             self._send(data)
 
     def _error(self, code: int, message: str, kind: str = "") -> None:
@@ -359,7 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
                 data = override.encode() if isinstance(override, str) else override
             else:
                 data = _dumps(override)
-            self._whole(code, data)
+            self._whole(code, data, extra=kw.get("headers"))
         elif failure.mode == "garbage":
             data = kw.get("body", GARBAGE_HTML)
             data = data.encode() if isinstance(data, str) else data

@@ -139,6 +139,19 @@ def test_bad_request_does_not_fail_over(fake_factory: Factory, write_config):
     assert client.status()[0].endpoints[0].state == "ok"  # a 400 is not the server's fault
 
 
+def test_a_redirecting_endpoint_is_named_and_skipped(fake_factory: Factory, write_config):
+    moved, good = fake_factory(), fake_factory()
+    good.reply = "def ok(): pass"
+    moved.fail("status", code=308, body="", headers={"Location": "https://gpu:11434/api/generate"})
+    client = make_client(write_config, {"generator": [moved.url, good.url]})
+    assert client.generate(prompt="x", model_key="generator") == "def ok(): pass"
+    only = make_client(write_config, {"generator": [moved.url]})
+    with pytest.raises(AllEndpointsFailed) as info:
+        only.generate(prompt="x", model_key="generator")
+    assert "redirects to https://gpu:11434/api/generate" in str(info.value)
+    assert "put that URL in the config" in str(info.value)
+
+
 def test_cooldown_skips_a_dead_endpoint_then_recovers(fake_factory: Factory, write_config):
     a, b, c = fake_factory(), fake_factory(), fake_factory()
     clock = FakeClock()

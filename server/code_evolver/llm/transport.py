@@ -176,6 +176,12 @@ def new_session() -> requests.Session:
 
 
 @dataclass(frozen=True)
+class _Template:
+    request: requests.PreparedRequest
+    adapter: requests.adapters.BaseAdapter
+
+
+@dataclass(frozen=True)
 class StreamLimits:
     timeouts: Timeouts
     max_bytes: int
@@ -211,6 +217,8 @@ class Transport:
     def __init__(self, session_factory: Callable[[], requests.Session] = new_session) -> None:
         self._factory = session_factory
         self._sessions: dict[str, requests.Session] = {}
+        # Prepared POSTs per (url, path, headers): each request copies one and sets its body.
+        self._templates: dict[tuple[str, str, tuple[tuple[str, str], ...]], _Template] = {}
         self._lock = threading.Lock()
 
     def session(self, url: str) -> requests.Session:
@@ -223,8 +231,51 @@ class Transport:
     def close(self) -> None:
         with self._lock:
             sessions, self._sessions = list(self._sessions.values()), {}
+            self._templates.clear()
         for session in sessions:
             session.close()
+
+    def _template(self, url: str, path: str, headers: Mapping[str, str]) -> _Template:
+        """The prepared POST for this endpoint, path and headers, made once.
+
+        Session.post() merges the session's settings into every request (cookies, hooks,
+        proxies, headers) and parses the URL again each time; for a model request that is most
+        of the client's own cost. The merge happens here once; each request then copies the
+        prepared request and goes straight to the session's adapter.
+        """
+        key = (url, path, tuple(sorted(headers.items())))
+        with self._lock:
+            template = self._templates.get(key)
+        if template is None:
+            session = self.session(url)
+            prepared = session.prepare_request(
+                requests.Request(
+                    "POST", url + path, headers={"Content-Type": "application/json", **headers}
+                )
+            )
+            template = _Template(prepared, session.get_adapter(url))
+            with self._lock:
+                if len(self._templates) > 256:  # headers from the environment may change
+                    self._templates.clear()
+                self._templates[key] = template
+        return template
+
+    def _post(
+        self,
+        url: str,
+        path: str,
+        payload: Mapping[str, Any],
+        headers: Mapping[str, str],
+        timeouts: Timeouts,
+    ) -> requests.Response:
+        template = self._template(url, path, headers)
+        prepared = template.request.copy()
+        body = json.dumps(payload).encode("utf-8")
+        prepared.body = body
+        prepared.headers["Content-Length"] = str(len(body))
+        return template.adapter.send(
+            prepared, stream=True, timeout=(timeouts.connect, timeouts.first_byte)
+        )
 
     def get_json(self, url: str, path: str, *, timeout: float, headers: Mapping[str, str]) -> Any:
         """A small GET (health probes); raises LLMError subclasses."""
@@ -279,13 +330,7 @@ class Transport:
         _active.tracker = tracker
         try:
             try:
-                response = self.session(url).post(
-                    url + path,
-                    json=dict(payload),
-                    headers=dict(headers),
-                    stream=True,
-                    timeout=(timeouts.connect, timeouts.first_byte),
-                )
+                response = self._post(url, path, payload, headers, timeouts)
             except requests.exceptions.ConnectTimeout:
                 self._check_cancel(cancel)
                 raise EndpointTimeout(
@@ -309,6 +354,14 @@ class Transport:
             finally:
                 _active.tracker = None
             self._check_cancel(cancel)
+            if 300 <= response.status_code < 400:
+                where = response.headers.get("Location", "elsewhere")
+                raise HTTPStatusError(
+                    response.status_code,
+                    f"the endpoint redirects to {redact(where, headers)}; put that URL in the "
+                    "config instead",
+                    endpoint=url,
+                )
             if response.status_code >= 400:
                 body = response.raw.read(64 * 1024, decode_content=True) or b""
                 raise HTTPStatusError(
