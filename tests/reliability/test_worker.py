@@ -48,6 +48,31 @@ async def test_the_language_server_thread_is_alone_while_fixes_run(
         assert all(editor.texts[u] == FIXED for u in uris)
 
 
+def _nice(pid: int) -> int:
+    """The nice value of `pid` (field 19 of /proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        return int(handle.read().rsplit(")", 1)[-1].split()[16])
+
+
+async def test_the_editor_comes_first_the_worker_next_and_user_code_last(
+    tmp_path: Path, fake_factory, write_config
+) -> None:
+    fake = fake_factory(reply=fence(FIXED_FUNCTION))
+    config = write_config(role_config({"generator": [fake.url]}))
+    report = tmp_path / "nice.txt"
+    program = f"import os\nopen({str(report)!r}, 'w').write(str(os.nice(0)))\n" + BUGGY
+    async with lsp_session(tmp_path / "ws", config) as editor:
+        pid = server_pid(editor)
+        uri = editor.open("reports_its_priority.py", program)
+        result = await editor.command(FIX, uri=uri)
+        assert result["applied"] is True, result
+        worker = worker_of(pid)
+        assert worker is not None
+        server, worker_nice, program_nice = _nice(pid), _nice(worker), int(report.read_text())
+        assert server == os.nice(0)
+        assert server < worker_nice < program_nice, (server, worker_nice, program_nice)
+
+
 async def test_a_worker_killed_mid_fix_costs_that_answer_only(
     tmp_path: Path, fake_factory, write_config
 ) -> None:

@@ -29,7 +29,7 @@ from .wire import encode, read_frame
 # Jobs mostly wait on models and runs: enough threads that fixes queue at the models, not here.
 JOB_THREADS = 32
 # The editor and the language server come first; user code runs lower still (runner.py).
-WORKER_NICENESS = 5
+WORKER_NICENESS = 10
 
 log = logging.getLogger("code_evolver.worker")
 

@@ -22,10 +22,8 @@ except ImportError:  # Not POSIX: no resource limits.
     resource = None  # type: ignore[assignment]
 
 _RUN_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
-_NICENESS = 10
-
-# Where prlimit(2) is missing (macOS), limits can only be set in the child before exec.
-_NEEDS_PREEXEC = resource is not None and not hasattr(resource, "prlimit")
+# User code yields the CPU to the editor, the language server and its worker (nice 10).
+_NICENESS = 15
 
 __all__ = [
     "RunResult",
@@ -167,10 +165,10 @@ def _run_started(
             close_fds=True,
             start_new_session=os.name == "posix",
             creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
-            # A preexec_fn makes CPython fork() while holding the GIL instead of vfork(), which
-            # stalls the language server's other threads; where the kernel lets us, the limits
-            # are set on the child from here instead, long before Python in it runs user code.
-            preexec_fn=_limiter(memory_limit_mb, cpu) if _NEEDS_PREEXEC else None,
+            # Limits and priority are set in the child before exec, so no instruction of the
+            # user's code runs without them. A preexec_fn makes CPython fork() with the GIL held;
+            # runs happen in the worker process, so that pauses other jobs, never the editor.
+            preexec_fn=_limiter(memory_limit_mb, cpu) if os.name == "posix" else None,
         )
     except FileNotFoundError:
         return _not_started(args, f"command not found: {args[0]}", timeout)
@@ -179,12 +177,6 @@ def _run_started(
     except (OSError, subprocess.SubprocessError) as error:
         return _not_started(args, f"could not start {args[0]}: {error}", timeout)
 
-    if resource is not None and not _NEEDS_PREEXEC:
-        _limit_running(process.pid, _limits(memory_limit_mb, cpu))
-    if hasattr(os, "setpriority"):
-        # The user's code yields the CPU to the editor and the language server.
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, process.pid, _NICENESS)
     assert process.stdout is not None and process.stderr is not None
     stdout, stderr = _Capture(process.stdout, output_limit), _Capture(process.stderr, output_limit)
     if stdin_data is not None:
@@ -307,23 +299,21 @@ def _limits(memory_limit_mb: int | None, cpu_limit_s: int | None) -> list[tuple[
     return limits
 
 
-def _limit_running(pid: int, limits: list[tuple[int, int]]) -> None:
-    """Set resource limits on a started child (Linux prlimit)."""
-    for kind, wanted in limits:
-        try:
-            _, hard = resource.prlimit(pid, kind)
-            soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-            resource.prlimit(pid, kind, (soft, hard))
-        except (ValueError, OSError):
-            pass  # A limit the platform refuses is not worth failing the run for.
-
-
 def _limiter(memory_limit_mb: int | None, cpu_limit_s: int | None) -> Callable[[], None]:
-    """A preexec_fn setting the limits; it runs in the forked child, so it only makes calls."""
-    limits = _limits(memory_limit_mb, cpu_limit_s)
-    setrlimit, getrlimit, infinity = resource.setrlimit, resource.getrlimit, resource.RLIM_INFINITY
+    """A preexec_fn: resource limits and a low priority for the child, set between fork and
+    exec. It runs in the forked child, so it only calls what was looked up beforehand."""
+    if resource is None:
+        limits: list[tuple[int, int]] = []
+        setrlimit = getrlimit = None
+        infinity = -1
+    else:
+        limits = _limits(memory_limit_mb, cpu_limit_s)
+        setrlimit, getrlimit = resource.setrlimit, resource.getrlimit
+        infinity = resource.RLIM_INFINITY
+    setpriority = getattr(os, "setpriority", None)
+    which, niceness = getattr(os, "PRIO_PROCESS", 0), _NICENESS
 
-    def set_limits() -> None:
+    def prepare_child() -> None:
         for kind, wanted in limits:
             try:
                 _, hard = getrlimit(kind)
@@ -331,8 +321,13 @@ def _limiter(memory_limit_mb: int | None, cpu_limit_s: int | None) -> Callable[[
                 setrlimit(kind, (soft, hard))
             except (ValueError, OSError):
                 pass  # A limit the platform refuses is not worth failing the run for.
+        if setpriority is not None:
+            try:  # noqa: SIM105 (between fork and exec: plain calls only)
+                setpriority(which, 0, niceness)
+            except OSError:
+                pass  # already lower than that (raising it back needs privileges)
 
-    return set_limits
+    return prepare_child
 
 
 def _kill_group(process: subprocess.Popen[bytes], *, reaped: bool = False) -> None:
