@@ -34,10 +34,13 @@ async def lsp_session(
     overrides: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
     capabilities: types.ClientCapabilities | None = None,
+    command: list[str] | None = None,
 ) -> AsyncIterator[Editor]:
     """A started, initialized server with an Editor on `root`; shut down cleanly afterwards."""
     root.mkdir(parents=True, exist_ok=True)
-    client = await ClientServerConfig(server_command=SERVER_COMMAND, server_env=env).start()
+    client = await ClientServerConfig(
+        server_command=command or SERVER_COMMAND, server_env=env
+    ).start()
     assert isinstance(client, LanguageClient)
     editor = Editor(client, root)
     try:

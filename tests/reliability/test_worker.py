@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import sys
 from pathlib import Path
 
 from reliability_kit import fence, lsp_session, server_pid, wait_until, worker_of
@@ -100,3 +102,23 @@ async def test_a_worker_killed_mid_fix_costs_that_answer_only(
         result = await editor.command(FIX, uri=second)
         assert result["applied"] is True, result
         assert worker_of(pid) not in (None, worker)
+
+
+async def test_modules_in_the_users_project_do_not_replace_the_workers(
+    tmp_path: Path, fake_factory, write_config
+) -> None:
+    """Editors start `code-evolver lsp` in the project folder; a requests.py or yaml.py there
+    must not be what the worker imports."""
+    script = shutil.which("code-evolver", path=os.path.dirname(sys.executable))
+    assert script is not None, "the code-evolver console script is not installed beside Python"
+    fake = fake_factory(reply=fence(FIXED_FUNCTION))
+    config = write_config(role_config({"generator": [fake.url]}))
+    project = tmp_path / "ws"
+    project.mkdir()
+    for name in ("requests", "yaml", "urllib3"):
+        (project / f"{name}.py").write_text("raise SystemExit('the project shadowed me')\n")
+    in_project = ["sh", "-c", 'cd "$1" && exec "$2" lsp', "sh", str(project), script]
+    async with lsp_session(project, config, command=in_project) as editor:
+        uri = editor.open("buggy.py", BUGGY)
+        result = await editor.command(FIX, uri=uri)
+        assert result["applied"] is True, result

@@ -88,7 +88,8 @@ class JobHost:
     def configure(self, config_path: str | None, overrides: Any, trusted: bool) -> None:
         """What the worker loads its settings from; kept and sent again after a restart."""
         self._configure = {
-            "config_path": config_path,
+            # The worker runs elsewhere: a relative path would name another file there.
+            "config_path": os.path.abspath(config_path) if config_path else None,
             "overrides": dict(overrides or {}),
             "trusted": trusted,
         }
@@ -145,6 +146,9 @@ class JobHost:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
+                # `python -m` puts the working directory first on sys.path: a requests.py or
+                # yaml.py in the user's project must not replace the real ones in the worker.
+                cwd=package_parent,
                 close_fds=True,
             )
         except OSError as error:
