@@ -15,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from reliability_kit import fence, lsp_session, server_pid, wait_until, worker_of
+from reliability_kit import fence, logs, lsp_session, server_pid, wait_until, worker_of
 
 from conftest import role_config
 from samples import BUGGY, FIXED, FIXED_FUNCTION
@@ -48,6 +48,10 @@ async def test_the_language_server_thread_is_alone_while_fixes_run(
         assert during == before, "the language server started threads of its own for the work"
         assert worker_during >= 4, "the fixes did not run in the worker"
         assert all(editor.texts[u] == FIXED for u in uris)
+        # Log lines of one loop turn travel together; none is lost or repeated on the way.
+        lines = [line for m in logs(editor) for line in m.splitlines()]
+        for i in range(4):
+            assert sum(f"Running buggy{i}.py" in line for line in lines) == 1, lines
 
 
 def _nice(pid: int) -> int:
