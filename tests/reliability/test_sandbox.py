@@ -110,10 +110,10 @@ def test_a_programs_leftover_children_are_killed(tmp_path: Path, write_config) -
     assert wait_until(lambda: not alive(child), timeout=10)
 
 
-def test_a_child_that_leaves_the_group_does_not_hold_the_run(tmp_path: Path,
-                                                             write_config) -> None:
-    """setsid() escapes the process group, so it cannot be killed with it (a known limit of
-    process groups); the run still ends at its timeout instead of waiting on the pipes."""
+def test_a_child_that_leaves_the_group_dies_with_the_run(tmp_path: Path,
+                                                         write_config) -> None:
+    """setsid() escapes the process group, so the group kill misses it; the mark every process
+    of a run carries in its environment finds it, and the run ends at its timeout."""
     pid_file = tmp_path / "escaped.pid"
     program = (f"import os, time\nif os.fork() == 0:\n    os.setsid()\n"
                f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
@@ -122,8 +122,33 @@ def test_a_child_that_leaves_the_group_does_not_hold_the_run(tmp_path: Path,
         with _checker(tmp_path, write_config, {"fix": {"run_timeout": 1}}) as checker:
             check = checker.check(program)
         assert check.run is not None and check.run.timed_out
+        escaped = int(pid_file.read_text())
+        assert wait_until(lambda: not alive(escaped), timeout=10)
     finally:
-        if wait_until(pid_file.exists, timeout=5) and pid_file.read_text():
+        if pid_file.exists() and pid_file.read_text() and alive(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), 9)
+
+
+def test_a_daemon_started_by_a_run_that_exits_normally_dies_too(tmp_path: Path,
+                                                                write_config) -> None:
+    """The classic double fork: the program exits 0 at once and leaves a session leader
+    behind that would otherwise run on for its whole life."""
+    pid_file = tmp_path / "daemon.pid"
+    program = (f"import os, time\nif os.fork() == 0:\n    os.setsid()\n"
+               "    if os.fork() == 0:\n"
+               f"        open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+               "        time.sleep(60)\n"
+               "    os._exit(0)\n"
+               f"while not os.path.exists({str(pid_file)!r}):\n    time.sleep(0.01)\n"
+               "time.sleep(0.1)\nprint('started')\n")
+    try:
+        with _checker(tmp_path, write_config, {"fix": {"run_timeout": 20}}) as checker:
+            check = checker.check(program)
+        assert check.run is not None and check.run.ok, check.details
+        daemon = int(pid_file.read_text())
+        assert wait_until(lambda: not alive(daemon), timeout=10)
+    finally:
+        if pid_file.exists() and pid_file.read_text() and alive(int(pid_file.read_text())):
             os.kill(int(pid_file.read_text()), 9)
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 _SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+# The environment variable that marks every process of one run (see _kill_marked).
+RUN_MARK = "CODE_EVOLVER_RUN"
 _CHUNK = 65_536
 # How long to wait for the output pipes to close once the process group is dead; a process
 # that escaped the group (setsid) may hold them open forever.
@@ -154,11 +157,14 @@ def _run_started(
     started: float,
     timeout: float,
 ) -> RunResult:
+    # Every process of this run carries the mark in its environment, also one that left the
+    # process group with setsid(); at the end those are found by it and killed too.
+    mark = uuid.uuid4().hex
     try:
         process = subprocess.Popen(
             args,
             cwd=cwd,
-            env=_child_environment(env, strip_secrets=strip_secrets),
+            env={**_child_environment(env, strip_secrets=strip_secrets), RUN_MARK: mark},
             stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -207,8 +213,9 @@ def _run_started(
             remove_callback()
     with stop_lock:
         reaped = True
-        # Whatever the child left behind in its group must not outlive the run.
+        # Whatever the child left behind, in its group or out of it, must not outlive the run.
         _kill_group(process, reaped=True)
+        _kill_marked(mark)
     # One grace period for both pipes: a process that escaped the group holds both open.
     drained_by = time.monotonic() + _DRAIN_GRACE
     stdout.join(_DRAIN_GRACE)
@@ -344,6 +351,32 @@ def _kill_group(process: subprocess.Popen[bytes], *, reaped: bool = False) -> No
             check=False,
         )
         process.kill()
+
+
+def _kill_marked(mark: str) -> None:
+    """SIGKILL every process of ours whose environment carries this run's mark (Linux /proc).
+
+    Two passes: a process killed in the first may have forked just before.
+    """
+    if not os.path.isdir("/proc/self"):
+        return
+    needle = f"{RUN_MARK}={mark}".encode()
+    me = os.getpid()
+    for _ in range(2):
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == me:
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as handle:
+                    if needle not in handle.read().split(b"\0"):
+                        continue
+                os.kill(int(entry), signal.SIGKILL)
+                found = True
+            except OSError:
+                continue  # gone, or another user's process
+        if not found:
+            return
 
 
 def _feed(process: subprocess.Popen[bytes], data: str) -> None:
