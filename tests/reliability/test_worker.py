@@ -126,3 +126,28 @@ async def test_modules_in_the_users_project_do_not_replace_the_workers(
         uri = editor.open("buggy.py", BUGGY)
         result = await editor.command(FIX, uri=uri)
         assert result["applied"] is True, result
+
+
+async def test_shutdown_while_a_fix_waits_answers_cleanly_and_stops_the_fix(
+    tmp_path: Path, fake_factory, write_config
+) -> None:
+    fake = fake_factory(reply=fence(FIXED_FUNCTION))
+    fake.latency = 30.0
+    slow = {"connect": 2, "first_byte": 60, "idle": 60, "total": 120}
+    config = write_config(role_config({"generator": [fake.url]}, timeouts=slow))
+    async with lsp_session(tmp_path / "ws", config) as editor:
+        uri = editor.open("buggy.py", BUGGY)
+        task = asyncio.ensure_future(editor.command(FIX, uri=uri))
+        assert await editor.wait_for(lambda: fake.active == 1)
+        # pygls answered this with "dictionary changed size during iteration" (pygls#606).
+        answer = await asyncio.wait_for(editor.client.shutdown_async(None), 30)
+        assert answer is None
+        done, _ = await asyncio.wait([task], timeout=30)
+        assert done, "the fix never ended"
+        assert fake.wait_for(lambda: fake.active == 0, timeout=10), "the model stream stayed open"
+        assert editor.texts[uri] == BUGGY
+        editor.client.exit(None)
+        server = editor.client._server
+        assert server is not None
+        code = await asyncio.wait_for(server.wait(), 30)
+        assert code == 0

@@ -9,6 +9,7 @@ import os
 import stat
 import sys
 import threading
+from collections.abc import Generator
 from typing import Any
 
 from lsprotocol import types
@@ -16,6 +17,7 @@ from pygls.exceptions import JsonRpcException
 from pygls.io_ import run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
 
 from .. import __version__
 from . import handlers
@@ -72,7 +74,7 @@ class _LspLogHandler(logging.Handler):
 
 
 class _Protocol(LanguageServerProtocol):
-    """pygls' protocol with two gaps closed.
+    """pygls' protocol with three gaps closed (the third: shutdown, below).
 
     pygls runs workspace/executeCommand as a generator that starts the command's coroutine as a
     task of its own; $/cancelRequest (and shutdown) cancel only the outer future, so the command
@@ -89,6 +91,19 @@ class _Protocol(LanguageServerProtocol):
         if outer is not None and inner is not None and inner is not outer:
             self._request_futures.pop(msg_id, None)  # not a client's id; pygls never drops it
             outer.add_done_callback(lambda done: inner.cancel() if done.cancelled() else None)
+
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
+        """pygls' shutdown, but walking a copy of the pending requests: cancelling one runs a
+        callback that removes it from the very dict pygls walks, and the editor got "dictionary
+        changed size during iteration" instead of its shutdown answer (pygls#606)."""
+        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current and not future.done():
+                future.cancel()
+        self._shutdown = True
 
     def structure_message(self, data: Any) -> Any:
         try:

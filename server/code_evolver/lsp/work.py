@@ -99,6 +99,8 @@ async def run_job(server: LanguageServer, state: ServerState, title: str, job: J
                 cancel.cancel()
                 # Wait for the worker to close its stream and kill its child before answering.
                 await asyncio.wait([task], timeout=30)
+                if task.done() and not task.cancelled():
+                    task.exception()  # seen: it is the cancellation we asked for
                 raise
     finally:
         state.in_flight -= 1
