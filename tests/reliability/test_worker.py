@@ -9,15 +9,19 @@ server is in tests/test_lsp_lifecycle.py.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from reliability_kit import fence, logs, lsp_session, server_pid, wait_until, worker_of
 
 from conftest import role_config
+from lsp_harness import Editor
 from samples import BUGGY, FIXED, FIXED_FUNCTION
 
 FIX = "codeEvolver.fixDiagnostics"
@@ -79,18 +83,30 @@ async def test_the_editor_comes_first_the_worker_next_and_user_code_last(
         assert server < worker_nice < program_nice, (server, worker_nice, program_nice)
 
 
-async def test_a_worker_killed_mid_fix_costs_that_answer_only(
-    tmp_path: Path, fake_factory, write_config
-) -> None:
+@contextlib.asynccontextmanager
+async def _a_fix_waiting_on_the_model(
+    tmp_path: Path, fake_factory: Any, write_config: Any
+) -> AsyncIterator[tuple[Editor, Any, str, asyncio.Future[Any]]]:
+    """A session whose fix of first.py is waiting on a model that answers after 30 s:
+    (editor, fake, uri, the command's future)."""
     fake = fake_factory(reply=fence(FIXED_FUNCTION))
     fake.latency = 30.0
     slow = {"connect": 2, "first_byte": 60, "idle": 60, "total": 120}
     config = write_config(role_config({"generator": [fake.url]}, timeouts=slow))
     async with lsp_session(tmp_path / "ws", config) as editor:
-        pid = server_pid(editor)
-        first = editor.open("first.py", BUGGY)
-        task = asyncio.ensure_future(editor.command(FIX, uri=first))
+        uri = editor.open("first.py", BUGGY)
+        task = asyncio.ensure_future(editor.command(FIX, uri=uri))
         assert await editor.wait_for(lambda: fake.active == 1)
+        yield editor, fake, uri, task
+
+
+async def test_a_worker_killed_mid_fix_costs_that_answer_only(
+    tmp_path: Path, fake_factory, write_config
+) -> None:
+    async with _a_fix_waiting_on_the_model(tmp_path, fake_factory, write_config) as (
+        editor, fake, first, task
+    ):
+        pid = server_pid(editor)
         worker = worker_of(pid)
         assert worker is not None
         os.kill(worker, signal.SIGKILL)
@@ -131,14 +147,9 @@ async def test_modules_in_the_users_project_do_not_replace_the_workers(
 async def test_shutdown_while_a_fix_waits_answers_cleanly_and_stops_the_fix(
     tmp_path: Path, fake_factory, write_config
 ) -> None:
-    fake = fake_factory(reply=fence(FIXED_FUNCTION))
-    fake.latency = 30.0
-    slow = {"connect": 2, "first_byte": 60, "idle": 60, "total": 120}
-    config = write_config(role_config({"generator": [fake.url]}, timeouts=slow))
-    async with lsp_session(tmp_path / "ws", config) as editor:
-        uri = editor.open("buggy.py", BUGGY)
-        task = asyncio.ensure_future(editor.command(FIX, uri=uri))
-        assert await editor.wait_for(lambda: fake.active == 1)
+    async with _a_fix_waiting_on_the_model(tmp_path, fake_factory, write_config) as (
+        editor, fake, uri, task
+    ):
         # pygls answered this with "dictionary changed size during iteration" (pygls#606).
         answer = await asyncio.wait_for(editor.client.shutdown_async(None), 30)
         assert answer is None
