@@ -21,6 +21,7 @@ from .runner import RunResult, command_for, find_test_file, run_and_capture
 from .tracebacks import RunError, error_summary, parse_python_error
 
 _PYTEST_COUNTS = re.compile(r"(\d+) (failed|passed|error|errors)\b")
+_PASSED = re.compile(r"^PASSED (\S+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class Check:
     error: RunError | None
     failed_tests: int = 0
     passed_tests: int = 0
+    # The ids of the tests that passed, when the runner named them (pytest -rp), else empty.
+    passed_names: frozenset[str] = frozenset()
 
     @property
     def failures(self) -> int:
@@ -173,14 +176,14 @@ class Checker:
         copy.parent.mkdir(parents=True, exist_ok=True)
         copy.write_text(source, encoding="utf-8")
         run = self._run_file(str(copy), str(scratch))
-        tests, passed, failed = self._run_tests(scratch, extra_tests)
+        tests, passed, failed, names = self._run_tests(scratch, extra_tests)
         stderr = (run.stderr if run is not None and not run.ok else "") or (
             tests.stdout + tests.stderr if tests is not None and not tests.ok else ""
         )
         found = (
             parse_python_error(stderr, self.target.path, aliases=[str(copy)]) if stderr else None
         )
-        return Check(None, run, tests, found, failed, passed)
+        return Check(None, run, tests, found, failed, passed, names)
 
     def _env(self, scratch: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -226,7 +229,7 @@ class Checker:
 
     def _run_tests(
         self, scratch: Path, extra: Mapping[str, str] | None
-    ) -> tuple[RunResult | None, int, int]:
+    ) -> tuple[RunResult | None, int, int, frozenset[str]]:
         files: list[str] = []
         if self.test_file is not None and self.test_file != self.target.path:
             rel = os.path.relpath(self.test_file, self.target.workspace_root)
@@ -244,7 +247,7 @@ class Checker:
             if rel not in files:
                 files.append(rel)
         if not files:
-            return None, 0, 0
+            return None, 0, 0, frozenset()
         command = self.settings.test_command
         if command is not None:
             argv = [p.replace("{python}", sys.executable) for p in command]
@@ -255,6 +258,7 @@ class Checker:
                 "-m",
                 "pytest",
                 "-q",
+                "-rfEp",  # a summary line per test: "PASSED tests/test_mod.py::test_x"
                 "-p",
                 "no:cacheprovider",
                 "--rootdir",
@@ -263,11 +267,13 @@ class Checker:
                 *files,
             ]
         else:
-            return None, 0, 0
+            return None, 0, 0, frozenset()
         result = self._run(argv, str(scratch), str(scratch))
         counts = {kind: int(n) for n, kind in _PYTEST_COUNTS.findall(result.stdout[-2000:])}
         failed = counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
-        return result, counts.get("passed", 0), failed
+        # Cut output may have lost names: then only the count speaks.
+        names = frozenset() if result.truncated else frozenset(_PASSED.findall(result.stdout))
+        return result, counts.get("passed", 0), failed, names
 
 
 _Job = TypeVar("_Job", bound="ModelJob")

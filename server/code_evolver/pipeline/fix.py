@@ -387,6 +387,8 @@ def _better(before: Check, after: Check, had_diagnostics: bool) -> bool:
         return False
     if after.passed_tests < before.passed_tests:
         return False  # never trade a passing test for a cleaner run
+    if before.passed_names and after.passed_names and not before.passed_names <= after.passed_names:
+        return False  # nor one passing test for another
     if after.failures < before.failures:
         return True
     # Only editor diagnostics (a linter, a type checker) and a clean run: keep a candidate that
