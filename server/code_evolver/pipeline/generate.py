@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..llm import LLMError
-from .checker import ModelJob, Target, read_text
+from .checker import Check, ModelJob, Target, read_text
 from .extract import NoCodeInReply, extract_code
 from .fix import Outcome, Region, narrow_to_function, region_text, shifted_region, splice
 from .prompts import (
@@ -100,7 +100,14 @@ class Generator(ModelJob):
                 continue
             candidate = self._place(source, stub, code)
             self.on_step(f"Attempt {attempt}/{options.max_attempts}: verifying")
-            after = self.checker.check(candidate, extra_tests=self._tests_for(candidate, stub))
+            tests = self._tests_for(candidate, stub)
+            after = self.checker.check(candidate, extra_tests=tests)
+            dropped = ""
+            if tests and _not_collected(after, tests):
+                # The model's tests do not even import: they say nothing about the function.
+                self.on_step(f"Attempt {attempt}/{options.max_attempts}: its tests do not load")
+                after = self.checker.check(candidate)
+                dropped = "; its own tests did not load and were left out"
             if (
                 after.syntax_error is None
                 and after.failures <= before.failures
@@ -110,7 +117,7 @@ class Generator(ModelJob):
                 tested = f", {after.passed_tests} test(s) pass" if after.passed_tests else ""
                 message = (
                     f"Generated on attempt {attempt}/{options.max_attempts} by "
-                    f"{reply.model} at {reply.endpoint}{tested}{note}"
+                    f"{reply.model} at {reply.endpoint}{tested}{dropped}{note}"
                 )
                 new_region = shifted_region(region, source, candidate)
                 return Outcome(
@@ -345,3 +352,13 @@ def _surroundings(source: str, region: Region, radius: int = 40) -> str:
         lines[max(0, region.start - radius) : region.start]
         + lines[region.end + 1 : region.end + 1 + radius]
     )
+
+
+def _not_collected(check: Check, tests: Mapping[str, str]) -> bool:
+    """Whether pytest could not even collect one of the generated test files."""
+    run = check.tests
+    if run is None or run.ok:
+        return False
+    output = run.stdout + run.stderr
+    return any(f"ERROR collecting {path}" in output for path in tests)
+
