@@ -139,6 +139,28 @@ def test_bad_request_does_not_fail_over(fake_factory: Factory, write_config):
     assert client.status()[0].endpoints[0].state == "ok"  # a 400 is not the server's fault
 
 
+def test_on_text_restarts_with_the_next_endpoint_and_on_step_says_when(
+    fake_factory: Factory, write_config
+):
+    broken, good = fake_factory(reply="def dead(): pass"), fake_factory(reply="def ok(): pass")
+    broken.fail("break", after=2)
+    client = make_client(write_config, {"generator": [broken.url, good.url]})
+    events: list[tuple[str, str]] = []
+    text = client.generate(
+        prompt="x",
+        model_key="generator",
+        on_text=lambda piece: events.append(("text", piece)),
+        on_step=lambda step: events.append(("step", step)),
+    )
+    assert text == "def ok(): pass"
+    steps = [i for i, (kind, _) in enumerate(events) if kind == "step"]
+    assert [events[i][1].rsplit(" at ", 1)[1] for i in steps] == [broken.url, good.url]
+    first = "".join(piece for kind, piece in events[steps[0]:steps[1]] if kind == "text")
+    after = "".join(piece for kind, piece in events[steps[1]:] if kind == "text")
+    assert first and "def dead(): pass".startswith(first)
+    assert after == text
+
+
 def test_a_redirecting_endpoint_is_named_and_skipped(fake_factory: Factory, write_config):
     moved, good = fake_factory(), fake_factory()
     good.reply = "def ok(): pass"
