@@ -151,6 +151,7 @@ reply_text = st.lists(st.one_of(st.sampled_from(REPLY_PIECES), st.text(max_size=
 @PROPERTY
 @given(reply_text, st.sampled_from(["python", "py", "Python ", "rust", "javascript", ""]),
        st.one_of(st.none(), reply_text))
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")  # random text parsed as Python
 def test_extract_code_raises_only_no_code_in_reply(reply: str, language: str,
                                                    original: str | None) -> None:
     try:

@@ -17,6 +17,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
@@ -159,6 +160,9 @@ def main() -> int:
     # Frames own the real stdout; a stray print() anywhere must not corrupt them.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    # Parsing model replies and user code meets odd literals ("1_a"); Python's SyntaxWarning
+    # about them would land in the editor's log as noise from the worker's stderr.
+    warnings.filterwarnings("ignore", category=SyntaxWarning)
     worker = Worker(out)
     ours = logging.getLogger("code_evolver")
     ours.addHandler(_FrameLog(worker))
