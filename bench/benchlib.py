@@ -61,6 +61,16 @@ def summary(values: Sequence[float]) -> dict[str, float]:
     }
 
 
+def summary_ms(values: Sequence[float]) -> dict[str, float]:
+    """n, median, p99 and max of durations in seconds, as milliseconds (for the JSON files)."""
+    return {
+        "n": len(values),
+        "median_ms": percentile(values, 50) * 1000,
+        "p99_ms": percentile(values, 99) * 1000,
+        "max_ms": max(values) * 1000 if values else math.nan,
+    }
+
+
 def spread(values: Sequence[float]) -> str:
     """'min..max' of per-repeat values, for the notes under a table."""
     items = [v for v in values if v is not None and not math.isnan(v)]

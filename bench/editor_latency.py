@@ -38,6 +38,7 @@ from benchlib import (
     percentile,
     server_env,
     spread,
+    summary_ms,
 )
 from lsp_client import BARE, OURS, Editor, code_action_params, diagnostic, rss_kib
 
@@ -295,8 +296,8 @@ def report(run: Run, reps: list[Any], inits: list[Any], args: Any, init_samples:
         "per_repeat": [
             {
                 name: {
-                    "same": _summary_ms(r[name]["same"]),
-                    "change": _summary_ms(r[name]["change"]),
+                    "same": summary_ms(r[name]["same"]),
+                    "change": summary_ms(r[name]["change"]),
                     "rss_kib": r[name]["rss"],
                 }
                 for name in NAMES
@@ -304,7 +305,7 @@ def report(run: Run, reps: list[Any], inits: list[Any], args: Any, init_samples:
             for r in reps
         ],
         "initialize": [
-            {name: {k: _summary_ms(v) for k, v in i[name].items()} for name in NAMES} for i in inits
+            {name: {k: summary_ms(v) for k, v in i[name].items()} for name in NAMES} for i in inits
         ],
     }
     notes = [
@@ -322,15 +323,6 @@ def report(run: Run, reps: list[Any], inits: list[Any], args: Any, init_samples:
     ]
     run.finish("editor_latency: 2,000-line file over stdio, ours vs bare pygls", rows, notes)
     return 0
-
-
-def _summary_ms(values: list[float]) -> dict[str, float]:
-    return {
-        "n": len(values),
-        "median_ms": percentile(values, 50) * 1000,
-        "p99_ms": percentile(values, 99) * 1000,
-        "max_ms": max(values) * 1000 if values else float("nan"),
-    }
 
 
 def main() -> int:

@@ -31,7 +31,17 @@ from typing import Any
 
 import yaml
 
-from benchlib import FakeHost, Row, Run, arguments, big_python_file, median, percentile, server_env
+from benchlib import (
+    FakeHost,
+    Row,
+    Run,
+    arguments,
+    big_python_file,
+    median,
+    percentile,
+    server_env,
+    summary_ms,
+)
 from lsp_client import (
     OURS,
     Editor,
@@ -316,8 +326,8 @@ async def amain(args: Any) -> int:
         "per_repeat": [
             {
                 **{k: v for k, v in r.items() if k not in ("idle", "load", "load_all")},
-                "idle_ms": _ms(r["idle"]),
-                "load_ms": _ms(r["load"]),
+                "idle_ms": summary_ms(r["idle"]),
+                "load_ms": summary_ms(r["load"]),
             }
             for r in reps
         ],
@@ -334,15 +344,6 @@ async def amain(args: Any) -> int:
     ]
     run.finish("server_load: code actions while fixes wait on a slow model", rows, notes)
     return 0
-
-
-def _ms(values: list[float]) -> dict[str, float]:
-    return {
-        "n": len(values),
-        "median_ms": percentile(values, 50) * 1000,
-        "p99_ms": percentile(values, 99) * 1000,
-        "max_ms": max(values) * 1000 if values else float("nan"),
-    }
 
 
 def main() -> int:

@@ -14,12 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-import pytest_lsp
-from pytest_lsp import LanguageClient
 
 from code_evolver.cancel import Cancelled, CancelToken
 from code_evolver.pipeline.prompts import RunInfo, fix_prompt, generate_prompt
-from lsp_harness import SERVER, Editor
+from lsp_harness import Editor
+from samples import BUGGY
 from test_real_replies import check_extraction
 
 pytestmark = pytest.mark.real_model
@@ -27,15 +26,6 @@ pytestmark = pytest.mark.real_model
 ADD_PROMPT = "Write a Python function add(a, b) that returns the sum of a and b."
 SHORT = {"num_predict": 48}
 
-BUGGY = '''def average(values):
-    total = 0
-    for value in values:
-        total += value
-    return total / len(value)
-
-
-print(average([1, 2, 3]))
-'''
 STUB = '''def add(a, b):
     """Return the sum of a and b."""
     pass
@@ -202,19 +192,6 @@ def test_code_extraction_on_live_replies(real_servers, real_client):
 
 
 # ---------------------------------------------------------------- the language server end to end
-
-
-@pytest_lsp.fixture(config=SERVER)
-async def lsp(lsp_client: LanguageClient):
-    yield lsp_client
-    await lsp_client.shutdown_session()
-
-
-@pytest.fixture
-def editor(lsp: LanguageClient, tmp_path: Path) -> Editor:
-    root = tmp_path / "ws"
-    root.mkdir()
-    return Editor(lsp, root)
 
 
 def _progress_completed(editor: Editor) -> list[str]:
