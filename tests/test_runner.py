@@ -259,6 +259,26 @@ def test_cpu_limit_stops_a_busy_loop(tmp_path: Path) -> None:
     assert "SIGXCPU" in result.describe() or "SIGKILL" in result.describe()
 
 
+@pytest.mark.skipif(
+    not os.path.exists("/proc/self/autogroup"), reason="no autogroup scheduling here"
+)
+def test_a_run_is_scheduled_as_the_lightest_group_and_leaves_ours_alone(tmp_path: Path) -> None:
+    """With autogroups a nice value only counts inside a session's group, and every run leads a
+    session of its own: without its group's weight lowered, twenty runs weigh as much as the
+    editor and the language server twenty times over."""
+    ours_before = Path("/proc/self/autogroup").read_text()
+    argv = python(
+        tmp_path,
+        """
+        import os
+        print(open("/proc/self/autogroup").read().split()[-1], os.nice(0))
+        """,
+    )
+    result = run_and_capture(argv, cwd=str(tmp_path), timeout=30)
+    assert result.stdout.split() == ["19", "15"], result
+    assert Path("/proc/self/autogroup").read_text() == ours_before
+
+
 def test_run_result_describe_for_a_signal() -> None:
     result = RunResult(("/bin/prog",), -9, "", "", False, False, False, 0.1)
     assert result.describe() == "prog was killed by SIGKILL"

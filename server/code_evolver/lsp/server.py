@@ -105,6 +105,13 @@ class _Protocol(LanguageServerProtocol):
                 future.cancel()
         self._shutdown = True
 
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        """pygls' answer, sent at once: a lightbulb answered while twenty fixes start would
+        otherwise wait in the writer until every fix had taken its first step."""
+        super()._send_response(msg_id, result, error)
+        if isinstance(self.writer, CoalescingWriter):
+            self.writer.flush()
+
     def structure_message(self, data: Any) -> Any:
         try:
             return super().structure_message(data)
@@ -217,8 +224,6 @@ def _serve_stdio(server: LanguageServer) -> None:
 
 
 def serve(config_path: str | None = None, tcp: str | None = None) -> int:
-    # Worker threads (streams, runs) hand the GIL back sooner, so the lightbulb waits less.
-    sys.setswitchinterval(0.001)
     server, state = build_server(config_path)
     handler = _LspLogHandler(server, state)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

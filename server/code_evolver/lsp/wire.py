@@ -12,10 +12,11 @@ from pygls.protocol import LanguageServerProtocol
 
 
 class CoalescingWriter:
-    """pygls' writer, but every message written in one turn of the event loop leaves in one
+    """pygls' writer, but the messages written in one turn of the event loop leave in one
     write() system call. A burst of progress and log messages (twenty fixes starting at once)
-    then costs a few writes instead of a hundred, and the lightbulb's reply is not queued behind
-    them in the kernel. Writes from any thread but the loop's go straight out."""
+    then costs a few writes instead of a hundred. Answers to the editor's requests do not wait
+    for the turn to end: the protocol calls flush() after each one. Call it from the loop's
+    thread only (the language server has no other)."""
 
     def __init__(self, stdout: BinaryIO, loop: asyncio.AbstractEventLoop) -> None:
         self._stdout = stdout
