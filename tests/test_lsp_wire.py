@@ -9,7 +9,7 @@ import json
 from lsprotocol import types
 
 from code_evolver.lsp.server import build_server
-from code_evolver.lsp.wire import CoalescingWriter
+from code_evolver.lsp.wire import CoalescingWriter, warm_up
 
 
 class _Stdout(io.BytesIO):
@@ -64,3 +64,28 @@ async def test_an_answer_leaves_at_once_after_what_was_written_before_it() -> No
     assert bodies[0]["params"]["message"] == "before"
     await asyncio.sleep(0)
     assert len(stdout.writes) == 1
+
+
+async def test_after_warm_up_a_fixs_messages_build_no_converter() -> None:
+    """cattrs compiles a converter the first time it meets a type, and empties its cache when
+    it meets a new list or dict type; each miss is a compile on the event loop."""
+    server, _ = build_server()
+    protocol = server.protocol
+    protocol.set_writer(CoalescingWriter(_Stdout(), asyncio.get_running_loop()))
+    warm_up(protocol)
+    cache = protocol._converter._unstructure_func.dispatch
+    misses = cache.cache_info().misses
+    token = "t"
+    protocol.send_request(
+        types.WINDOW_WORK_DONE_PROGRESS_CREATE, types.WorkDoneProgressCreateParams(token=token)
+    )
+    protocol.notify(
+        types.PROGRESS,
+        types.ProgressParams(token, types.WorkDoneProgressBegin(title="Fixing", message="x")),
+    )
+    protocol.notify(types.PROGRESS, types.ProgressParams(token, types.WorkDoneProgressReport()))
+    protocol.notify(types.WINDOW_LOG_MESSAGE, _log("attempt 1/3"))
+    protocol.notify("codeEvolver/status", {"state": "ok", "endpoints": []})
+    protocol.notify(types.PROGRESS, types.ProgressParams(token, types.WorkDoneProgressEnd()))
+    protocol._send_response(3, result={"applied": True, "message": "Fixed."})
+    assert cache.cache_info().misses == misses

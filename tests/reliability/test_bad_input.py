@@ -302,6 +302,20 @@ async def test_a_code_action_with_negative_positions_is_answered(tmp_path: Path,
         assert done, "no response to the request"
 
 
+async def test_unknown_commands_and_commands_without_arguments_are_answered(
+        tmp_path: Path, config) -> None:
+    async with lsp_session(tmp_path / "ws", config) as editor:
+        with pytest.raises(Exception, match=r"codeEvolver\.noSuchCommand"):
+            await editor.client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="codeEvolver.noSuchCommand"))
+        for arguments in (None, [], ["not a mapping"]):
+            result = await editor.client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="codeEvolver.fixDiagnostics",
+                                           arguments=arguments))
+            assert result["applied"] is False
+            assert "No document was given" in result["message"], (arguments, result)
+
+
 async def test_unknown_closed_binary_and_non_utf8_documents(tmp_path: Path, fake,
                                                             config) -> None:
     fake.reply = fence(FIXED_FUNCTION)
