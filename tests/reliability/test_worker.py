@@ -144,6 +144,50 @@ async def test_modules_in_the_users_project_do_not_replace_the_workers(
         assert result["applied"] is True, result
 
 
+# Loaded by every Python started with it on PYTHONPATH; breaks only the worker, and only while
+# the flag file exists: the worker then dies importing yaml, as in an environment without it.
+_BREAK_THE_WORKER = """\
+import os, sys
+if "code_evolver.jobs.worker" in getattr(sys, "orig_argv", ()) and os.path.exists({flag!r}):
+    sys.modules["yaml"] = None
+"""
+
+
+async def test_a_worker_that_cannot_start_says_why_and_is_retried_after_a_pause(
+    tmp_path: Path, fake_factory, write_config
+) -> None:
+    fake = fake_factory(reply=fence(FIXED_FUNCTION))
+    config = write_config(role_config({"generator": [fake.url]}))
+    site = tmp_path / "site"
+    site.mkdir()
+    flag = tmp_path / "broken"
+    flag.touch()
+    (site / "sitecustomize.py").write_text(_BREAK_THE_WORKER.format(flag=str(flag)))
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
+    async with lsp_session(tmp_path / "ws", config, env=env) as editor:
+        pid = server_pid(editor)
+        uri = editor.open("buggy.py", BUGGY)
+        assert await editor.wait_for(lambda: any("could not start" in m for m in logs(editor)))
+        first = await editor.command(FIX, uri=uri)
+        assert first["applied"] is False
+        message = first["message"]
+        assert "could not start" in message and "yaml" in message, message
+        assert "-m code_evolver.jobs.worker" in message and "try again in" in message, message
+        assert any("worker: ModuleNotFoundError" in m and "yaml" in m for m in logs(editor))
+        # Within the pause nothing is started again: the answer comes without a new worker.
+        again = await editor.command(FIX, uri=uri)
+        assert "could not start" in again["message"], again
+        assert worker_of(pid) is None
+        assert editor.texts[uri] == BUGGY
+
+        flag.unlink()  # the environment is mended
+        await asyncio.sleep(5.5)  # the first pause is 5 s
+        mended = await editor.command(FIX, uri=uri)
+        assert mended["applied"] is True, mended
+        assert worker_of(pid) is not None
+
+
 async def test_shutdown_while_a_fix_waits_answers_cleanly_and_stops_the_fix(
     tmp_path: Path, fake_factory, write_config
 ) -> None:

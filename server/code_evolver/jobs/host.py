@@ -8,12 +8,14 @@ competes with the loop for the GIL, and a large job never blocks it on a full pi
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,10 @@ from .tasks import Failure, Job, Result
 from .wire import FrameBuffer, encode
 
 log = logging.getLogger("code_evolver.lsp")
+
+# A worker that exits before its first frame is started again after 5 s, then 10, 20, ... 60.
+START_RETRY_FIRST = 5.0
+START_RETRY_MAX = 60.0
 
 Step = Callable[[str], None]
 HealthListener = Callable[[dict[str, Any]], None]
@@ -47,22 +53,64 @@ class _Pending:
 
 
 class _Pipe(asyncio.Protocol):
-    def __init__(self, host: JobHost, buffer: FrameBuffer) -> None:
+    """The worker's frames; the first one tells that it started."""
+
+    def __init__(self, host: JobHost, process: subprocess.Popen[bytes]) -> None:
         self.host = host
-        self.buffer = buffer
+        self.process = process
+        self.buffer = FrameBuffer()
 
     def data_received(self, data: bytes) -> None:
         try:
             messages = self.buffer.feed(data)
         except Exception as error:  # not our frames: the worker is broken beyond use
             log.error("The Code Evolver worker sent an unreadable reply (%s); restarting.", error)
-            self.host.abandon("it sent an unreadable reply")
+            self.host.abandon("it sent an unreadable reply", self.process)
             return
+        if messages:
+            self.host.started_up(self.process)
         for message in messages:
             self.host.dispatch(message)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.host.abandon("it exited")
+        self.host.stdout_closed(self.process)
+
+
+class _Stderr(asyncio.Protocol):
+    """The worker's stderr: each line to our log (the editor's output), the last ones kept.
+
+    A worker that cannot start (a dependency missing from this Python, say) says why only
+    there, in a traceback whose last line is the reason.
+    """
+
+    def __init__(self) -> None:
+        self.tail: collections.deque[str] = collections.deque(maxlen=20)
+        self.closed = asyncio.get_running_loop().create_future()
+        self._partial = b""
+
+    def data_received(self, data: bytes) -> None:
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for raw in lines:
+            self._line(raw)
+
+    def _line(self, raw: bytes) -> None:
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line:
+            self.tail.append(line)
+            log.warning("worker: %s", line)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._line(self._partial)
+        self._partial = b""
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def reason(self) -> str:
+        """The last line that reads like an error (a traceback's last line), or ''."""
+        for line in reversed(self.tail):
+            if not line.startswith((" ", "Traceback")):
+                return line[:300]
+        return ""
 
 
 class JobHost:
@@ -71,6 +119,13 @@ class JobHost:
     def __init__(self, on_health: HealthListener) -> None:
         self.on_health = on_health
         self._process: subprocess.Popen[bytes] | None = None
+        self._stderr: _Stderr | None = None
+        # Whether the running worker has sent a frame yet; one that exits before it never
+        # started, and is not tried again until the back-off has passed.
+        self._started = False
+        self._start_failures = 0
+        self._retry_at = 0.0
+        self._start_failure = ""
         self._stdin: asyncio.WriteTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -100,6 +155,9 @@ class JobHost:
         """Start the worker now (it is started on first use otherwise)."""
         async with self._start_lock:
             if self._process is None or self._process.poll() is not None:
+                wait = self._retry_at - time.monotonic()
+                if self._start_failure and wait > 0:
+                    raise WorkerGone(f"{self._start_failure}, then try again in {wait:.0f} s.")
                 await self._spawn()
 
     async def run(self, job: Job, step: Step, cancel: CancelToken) -> Result:
@@ -145,6 +203,7 @@ class JobHost:
                 [sys.executable, "-m", "code_evolver.jobs.worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 env=env,
                 # `python -m` puts the working directory first on sys.path: a requests.py or
                 # yaml.py in the user's project must not replace the real ones in the worker.
@@ -158,10 +217,13 @@ class JobHost:
                 "can still run it."
             ) from None
         assert process.stdin is not None and process.stdout is not None
+        assert process.stderr is not None
         loop = asyncio.get_running_loop()
-        await loop.connect_read_pipe(lambda: _Pipe(self, FrameBuffer()), process.stdout)
+        await loop.connect_read_pipe(lambda: _Pipe(self, process), process.stdout)
+        _, stderr = await loop.connect_read_pipe(_Stderr, process.stderr)
         stdin, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, process.stdin)
         self._process, self._stdin, self._loop = process, stdin, loop
+        self._stderr, self._started = stderr, False
         self._loop_thread = threading.get_ident()
         if self._configure is not None:
             self._send(("configure", self._configure))
@@ -200,8 +262,33 @@ class JobHost:
             else:
                 pending.future.set_exception(JobFailed(message[2]))
 
-    def abandon(self, why: str) -> None:
-        """The worker is gone: fail what it was doing; the next job starts a new one."""
+    def started_up(self, process: subprocess.Popen[bytes]) -> None:
+        if process is self._process and not self._started:
+            self._started = True
+            self._start_failures, self._start_failure = 0, ""
+
+    def stdout_closed(self, process: subprocess.Popen[bytes]) -> None:
+        """The worker's frames ended. One that never started is heard out on stderr first,
+        which may close a moment later: its last line is the reason to show."""
+        stderr = self._stderr
+        if self._started or process is not self._process or stderr is None:
+            self.abandon("it exited", process)
+            return
+        def heard_out(_: object = None) -> None:
+            timer.cancel()
+            self.abandon("it exited", process)
+
+        timer = asyncio.get_running_loop().call_later(1.0, heard_out)
+        stderr.closed.add_done_callback(heard_out)
+
+    def abandon(self, why: str, process: subprocess.Popen[bytes] | None = None) -> None:
+        """The worker is gone: fail what it was doing; the next job starts a new one.
+
+        `process`, when given, is the worker this news is about: an older one's pipes may
+        close after a new worker has started, and must not take the new one down.
+        """
+        if process is not None and process is not self._process:
+            return
         process, self._process = self._process, None
         self._close_stdin(process)
         if process is None:
@@ -209,6 +296,8 @@ class JobHost:
         if process.poll() is None:
             process.kill()
         code = _reap(process, 5.0)
+        if not self._started:
+            self._failed_to_start(code)
         if self._pending:
             log.error(
                 "The Code Evolver worker stopped (%s, exit code %s) with %d job(s) running.",
@@ -216,15 +305,31 @@ class JobHost:
                 code,
                 len(self._pending),
             )
+        sentence = (
+            f"{self._start_failure}, then run the command again."
+            if self._start_failure
+            else f"The Code Evolver worker process stopped ({why}, exit code {code}) before it "
+            "finished; nothing was changed. Run the command again; the Code Evolver log has "
+            "the details."
+        )
         for pending in list(self._pending.values()):
             if not pending.future.done():
-                pending.future.set_exception(
-                    WorkerGone(
-                        f"The Code Evolver worker process stopped ({why}, exit code {code}) "
-                        "before it finished; nothing was changed. Run the command again; the "
-                        "Code Evolver log has the details."
-                    )
-                )
+                pending.future.set_exception(WorkerGone(sentence))
+
+    def _failed_to_start(self, code: int | None) -> None:
+        """Remember why the worker could not start, and wait longer before each new try."""
+        reason = self._stderr.reason() if self._stderr is not None else ""
+        self._start_failures += 1
+        delay = min(START_RETRY_MAX, START_RETRY_FIRST * 2 ** (self._start_failures - 1))
+        self._retry_at = time.monotonic() + delay
+        self._start_failure = (
+            f"The Code Evolver worker could not start ({sys.executable} -m "
+            f"code_evolver.jobs.worker exited with code {code}"
+            + (f": {reason}" if reason else "")
+            + "); make sure this Python can import Code Evolver and its dependencies "
+            "(reinstall it there)"
+        )
+        log.error("%s; next try in %.0f s at the earliest.", self._start_failure, delay)
 
     def close(self, wait: float = 10.0) -> None:
         """End the worker: it cancels its jobs and kills their children, or is killed."""
