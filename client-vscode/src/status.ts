@@ -6,6 +6,8 @@ export interface EndpointStatus {
     readonly healthy: number;
     readonly total: number;
     readonly text: string;
+    /** Set when the server cannot work at all (its worker process cannot start): the sentence. */
+    readonly problem?: string;
 }
 
 export type StatusSeverity = 'normal' | 'warning' | 'error';
@@ -23,11 +25,12 @@ export function parseEndpointStatus(value: unknown): EndpointStatus | undefined 
     if (typeof value !== 'object' || value === null) {
         return undefined;
     }
-    const { healthy, total, text } = value as Record<string, unknown>;
+    const { healthy, total, text, problem } = value as Record<string, unknown>;
     if (!isCount(healthy) || !isCount(total)) {
         return undefined;
     }
-    return { healthy, total, text: typeof text === 'string' ? text : '' };
+    const status = { healthy, total, text: typeof text === 'string' ? text : '' };
+    return typeof problem === 'string' && problem !== '' ? { ...status, problem } : status;
 }
 
 function isCount(value: unknown): value is number {
@@ -35,6 +38,9 @@ function isCount(value: unknown): value is number {
 }
 
 export function viewForStatus(status: EndpointStatus): StatusView {
+    if (status.problem !== undefined) {
+        return viewForFailure(status.problem);
+    }
     const summary = `${status.healthy} of ${status.total} model endpoints usable`;
     return {
         text: `$(pulse) Code Evolver ${status.healthy}/${status.total}`,

@@ -15,6 +15,16 @@ describe('parseEndpointStatus', () => {
         assert.deepEqual(parseEndpointStatus({ healthy: 0, total: 1 }), { healthy: 0, total: 1, text: '' });
     });
 
+    it('keeps the problem sentence when the server cannot work', () => {
+        assert.deepEqual(parseEndpointStatus({ healthy: 0, total: 0, text: '', problem: 'No worker.' }), {
+            healthy: 0,
+            total: 0,
+            text: '',
+            problem: 'No worker.',
+        });
+        assert.deepEqual(parseEndpointStatus({ healthy: 1, total: 1, problem: 7 }), { healthy: 1, total: 1, text: '' });
+    });
+
     it('rejects malformed payloads instead of throwing', () => {
         for (const bad of [
             null,
@@ -43,6 +53,13 @@ describe('viewForStatus', () => {
 
     it('warns when no endpoint is usable', () => {
         assert.equal(viewForStatus({ healthy: 0, total: 2, text: '' }).severity, 'warning');
+    });
+
+    it('shows a problem as an error that opens the logs', () => {
+        const view = viewForStatus({ healthy: 0, total: 0, text: '', problem: 'The worker could not start.' });
+        assert.equal(view.severity, 'error');
+        assert.equal(view.command, 'codeEvolver.showLogs');
+        assert.match(view.tooltip, /^The worker could not start\./);
     });
 });
 

@@ -175,6 +175,8 @@ async def test_a_worker_that_cannot_start_says_why_and_is_retried_after_a_pause(
         assert "could not start" in message and "yaml" in message, message
         assert "-m code_evolver.jobs.worker" in message and "try again in" in message, message
         assert any("worker: ModuleNotFoundError" in m and "yaml" in m for m in logs(editor))
+        shown = await editor.command("codeEvolver.showStatus")  # what the status bar shows
+        assert "could not start" in shown.get("problem", ""), shown
         # Within the pause nothing is started again: the answer comes without a new worker.
         again = await editor.command(FIX, uri=uri)
         assert "could not start" in again["message"], again
@@ -186,6 +188,8 @@ async def test_a_worker_that_cannot_start_says_why_and_is_retried_after_a_pause(
         mended = await editor.command(FIX, uri=uri)
         assert mended["applied"] is True, mended
         assert worker_of(pid) is not None
+        shown = await editor.command("codeEvolver.showStatus")
+        assert "problem" not in shown and shown["healthy"] > 0, shown
 
 
 async def test_shutdown_while_a_fix_waits_answers_cleanly_and_stops_the_fix(

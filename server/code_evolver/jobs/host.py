@@ -330,6 +330,11 @@ class JobHost:
             "(reinstall it there)"
         )
         log.error("%s; next try in %.0f s at the earliest.", self._start_failure, delay)
+        # The status bar says so too (the worker's own reports are what it shows otherwise);
+        # a worker that starts later sends the endpoints' health, which replaces this.
+        self.on_health(
+            {"healthy": 0, "total": 0, "text": "", "problem": f"{self._start_failure}."}
+        )
 
     def close(self, wait: float = 10.0) -> None:
         """End the worker: it cancels its jobs and kills their children, or is killed."""
