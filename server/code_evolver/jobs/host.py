@@ -29,6 +29,7 @@ log = logging.getLogger("code_evolver.lsp")
 # A worker that exits before its first frame is started again after 5 s, then 10, 20, ... 60.
 START_RETRY_FIRST = 5.0
 START_RETRY_MAX = 60.0
+_STDERR_LINE_MAX = 8192
 
 Step = Callable[[str], None]
 HealthListener = Callable[[dict[str, Any]], None]
@@ -90,6 +91,9 @@ class _Stderr(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         *lines, self._partial = (self._partial + data).split(b"\n")
+        if len(self._partial) > _STDERR_LINE_MAX:  # no newline in sight: keep memory bounded
+            lines.append(self._partial[:_STDERR_LINE_MAX])
+            self._partial = b""
         for raw in lines:
             self._line(raw)
 
@@ -274,6 +278,7 @@ class JobHost:
         if self._started or process is not self._process or stderr is None:
             self.abandon("it exited", process)
             return
+
         def heard_out(_: object = None) -> None:
             timer.cancel()
             self.abandon("it exited", process)
