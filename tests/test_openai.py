@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from code_evolver import Cancelled, CancelToken, ConfigManager, OllamaClient
-from code_evolver.llm import AllEndpointsFailed, ModelNotFound, StreamError
+from code_evolver.llm import AllEndpointsFailed, ModelNotFound, PromptTooLong, StreamError
 from code_evolver.llm.openai import parse_event
 from conftest import role_config
 
@@ -58,6 +58,37 @@ def test_openai_errors_fail_over_like_ollamas(fake_factory, write_config):
     kinds = [type(f) for f in result.failures]
     assert kinds == [StreamError, ModelNotFound]
     assert "unexpected EOF" in result.failures[0].detail
+
+
+@pytest.mark.parametrize("error", [
+    # llama.cpp's server
+    {"code": 400, "type": "exceed_context_size_error", "n_prompt_tokens": 5210, "n_ctx": 4096,
+     "message": "the request exceeds the available context size, try increasing it"},
+    # vLLM, worded as OpenAI words it
+    {"type": "BadRequestError", "code": 400,
+     "message": "This model's maximum context length is 4096 tokens. However, you requested "
+                "5210 tokens (5010 in the messages, 200 in the completion)."},
+])
+def test_a_prompt_longer_than_the_context_names_the_setting(fake, write_config, error):
+    fake.fail("status", code=400, body={"error": error})
+    client = openai_client(write_config, fake.url)
+    with pytest.raises(AllEndpointsFailed) as caught:
+        client.generate_full(prompt="x" * 50, model_key="generator")
+    assert [type(f) for f in caught.value.failures] == [PromptTooLong]
+    summary = caught.value.summary
+    assert fake.url in summary and "max_prompt_chars" in summary and "--ctx-size" in summary
+    assert len(fake.requests) == 1  # a 400 is not retried, and the endpoint stays usable
+    fake.fail(None)
+    assert client.generate_full(prompt="x", model_key="generator").endpoint == fake.url
+
+
+def test_a_plain_bad_request_stays_a_plain_rejection(fake, write_config):
+    fake.fail("status", code=400, body={"error": {"message": "unknown field: foo"}})
+    client = openai_client(write_config, fake.url)
+    with pytest.raises(AllEndpointsFailed) as caught:
+        client.generate_full(prompt="x", model_key="generator")
+    assert "rejected" in caught.value.summary and "unknown field: foo" in caught.value.summary
+    assert "max_prompt_chars" not in caught.value.summary
 
 
 def test_bearer_key_comes_from_the_environment(fake, write_config, monkeypatch):

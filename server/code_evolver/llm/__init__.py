@@ -10,6 +10,7 @@ from .errors import (
     MalformedReply,
     ModelNotFound,
     OutputTooLarge,
+    PromptTooLong,
     StreamError,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "OllamaClient",
     "OutputTooLarge",
     "ProbeResult",
+    "PromptTooLong",
     "RoleStatus",
     "StreamError",
 ]

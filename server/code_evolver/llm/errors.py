@@ -71,6 +71,13 @@ class ModelNotFound(HTTPStatusError):
         super().__init__(404, message, endpoint=endpoint)
 
 
+class PromptTooLong(HTTPStatusError):
+    """The server refused a prompt longer than its model's context (llama.cpp, vLLM; Ollama
+    cuts such a prompt short instead)."""
+
+    reason = "prompt longer than the model's context"
+
+
 class StreamError(LLMError):
     """The stream broke or carried an `{"error"}` line after it began."""
 
@@ -121,6 +128,12 @@ class AllEndpointsFailed(LLMError):
             return (
                 f"Model '{self.model}' is not pulled on {where}: run "
                 f"`ollama pull {self.model}` there."
+            )
+        if kinds == [PromptTooLong.reason]:
+            return (
+                f"The prompt is longer than the model's context at {where}: lower "
+                "max_prompt_chars in config.yaml, or give that server a larger context "
+                "(llama.cpp: --ctx-size; vLLM: --max-model-len)."
             )
         if self.retryable and not ollama:
             return (

@@ -7,9 +7,20 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from .errors import HTTPStatusError, MalformedReply, ModelNotFound, StreamError
+from .errors import (
+    HTTPStatusError,
+    MalformedReply,
+    ModelNotFound,
+    PromptTooLong,
+    StreamError,
+)
 
 _MODEL_MISSING = re.compile(r"model ['\"]?([^'\"]+?)['\"]? not found")
+# How servers word a prompt longer than the context: llama.cpp ("exceeds the available
+# context size"), vLLM and OpenAI ("maximum context length is 4096 tokens").
+_PROMPT_TOO_LONG = re.compile(
+    r"context (size|length|window)|maximum context|n_ctx|prompt is too long", re.IGNORECASE
+)
 
 
 class Chunk(NamedTuple):
@@ -82,11 +93,14 @@ def parse_line(raw: bytes, endpoint: str) -> Chunk:
 
 
 def classify_status(error: HTTPStatusError, model: str) -> HTTPStatusError:
-    """Turn a 404 about the model into ModelNotFound so routing can avoid that endpoint."""
+    """Turn a 404 about the model into ModelNotFound so routing can avoid that endpoint, and a
+    refusal of a too-long prompt into PromptTooLong, whose sentence names the setting."""
     if error.status == 404:
         match = _MODEL_MISSING.search(error.message)
         if match or "not found" in error.message:
             return ModelNotFound(model, error.message, endpoint=error.endpoint)
+    if error.status in (400, 413) and _PROMPT_TOO_LONG.search(error.message):
+        return PromptTooLong(error.status, error.message, endpoint=error.endpoint)
     return error
 
 
