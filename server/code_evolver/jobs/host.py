@@ -11,6 +11,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -161,7 +162,9 @@ class JobHost:
             if self._process is None or self._process.poll() is not None:
                 wait = self._retry_at - time.monotonic()
                 if self._start_failure and wait > 0:
-                    raise WorkerGone(f"{self._start_failure}, then try again in {wait:.0f} s.")
+                    raise WorkerGone(
+                        f"{self._start_failure}, then try again in {math.ceil(wait)} s."
+                    )
                 await self._spawn()
 
     async def run(self, job: Job, step: Step, cancel: CancelToken) -> Result:
