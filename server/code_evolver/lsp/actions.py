@@ -16,6 +16,8 @@ GENERATE = "codeEvolver.generateFunction"
 TESTS = "codeEvolver.generateTests"
 STATUS = "codeEvolver.showStatus"
 COMMANDS = (FIX, GENERATE, TESTS, STATUS)
+# The notification that carries the endpoints' health to the editor's status item.
+STATUS_NOTIFICATION = "codeEvolver/status"
 KINDS = [types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite]
 
 

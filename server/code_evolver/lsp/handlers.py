@@ -16,12 +16,11 @@ from ..jobs.host import JobFailed, WorkerGone
 from ..jobs.tasks import CheckJob
 from ..pipeline.checker import Check, Target
 from . import work
-from .actions import FIX, GENERATE, TESTS, code_actions, diagnostic_json
+from .actions import FIX, GENERATE, STATUS_NOTIFICATION, TESTS, code_actions, diagnostic_json
 from .state import ServerState
 
 log = logging.getLogger("code_evolver.lsp")
 
-STATUS_NOTIFICATION = "codeEvolver/status"
 
 Work = Callable[[LanguageServer, ServerState, Mapping[str, Any]], Awaitable[work.WorkResult]]
 WORKS: dict[str, Work] = {FIX: work.fix, GENERATE: work.generate, TESTS: work.generate_tests}
