@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from code_evolver import ConfigManager, OllamaClient
-from code_evolver.pipeline.checker import Target
-from code_evolver.pipeline.fix import FixSession, Outcome
+from code_evolver.pipeline.fix import FixSession
+from code_evolver.values import Outcome, Target
 from conftest import role_config
 
 SOURCE = '''def double(x):

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from code_evolver import ConfigManager, OllamaClient
-from code_evolver.pipeline.checker import Target
 from code_evolver.pipeline.generate import Generator
 from code_evolver.pipeline.stubs import stub_near
+from code_evolver.values import Target
 from conftest import role_config
 
 SOURCE = '''def double(x):

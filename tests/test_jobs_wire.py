@@ -10,8 +10,7 @@ import pytest
 
 from code_evolver.jobs.tasks import FixJob
 from code_evolver.jobs.wire import FrameBuffer, encode, read_frame
-from code_evolver.pipeline.checker import Target
-from code_evolver.pipeline.prompts import DiagnosticInfo
+from code_evolver.values import DiagnosticInfo, Target
 
 
 def test_frames_survive_any_split_of_the_bytes() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from code_evolver import Cancelled, CancelToken, ConfigManager, OllamaClient
 from code_evolver.llm import AllEndpointsFailed, ModelNotFound, PromptTooLong, StreamError
-from code_evolver.llm.openai import parse_event
+from code_evolver.llm.openai_api import parse_event
 from conftest import role_config
 
 

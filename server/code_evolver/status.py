@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .llm import OllamaClient, ProbeResult, RoleStatus
-from .llm.protocol import has_model
+from .llm.ollama_api import has_model
 
 ACTIVE_ROLES = ("generator", "overseer", "evaluator")
 

@@ -28,10 +28,10 @@ import local_model  # noqa: E402
 
 from code_evolver.config import ConfigManager  # noqa: E402
 from code_evolver.llm import Generation, OllamaClient  # noqa: E402
-from code_evolver.pipeline.checker import Target  # noqa: E402
 from code_evolver.pipeline.fix import FixSession  # noqa: E402
 from code_evolver.pipeline.generate import Generator  # noqa: E402
 from code_evolver.pipeline.stubs import find_stubs  # noqa: E402
+from code_evolver.values import Target  # noqa: E402
 
 OUT = ROOT / "tests" / "data" / "real_replies"
 PROGRAMS = ROOT / "bench" / "fixrate" / "programs"

@@ -20,7 +20,8 @@ from lsprotocol import types
 from reliability_kit import fence, logs, lsp_session, wait_until, whole_range
 
 from code_evolver import ConfigManager
-from code_evolver.pipeline.checker import Checker, Target
+from code_evolver.pipeline.checker import Checker
+from code_evolver.values import Target
 from conftest import role_config
 from lsp_harness import Editor, diagnostic
 from processes import alive

@@ -16,12 +16,11 @@ from typing import Any
 from ..cancel import Cancelled, CancelToken
 from ..config import Settings
 from ..llm import AllEndpointsFailed, LLMError, OllamaClient
-from ..pipeline.checker import Check, Checker, Target
-from ..pipeline.fix import FixSession, Outcome
+from ..pipeline.checker import Check, Checker
+from ..pipeline.fix import FixSession
 from ..pipeline.generate import Generator, TestsOutcome
-from ..pipeline.prompts import DiagnosticInfo
-from ..pipeline.stubs import Stub
 from ..status import render_status
+from ..values import DiagnosticInfo, Outcome, Stub, Target
 
 Step = Callable[[str], None]
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import openai, protocol
+from . import ollama_api, openai_api
 from .errors import HTTPStatusError
-from .protocol import Chunk
+from .ollama_api import Chunk
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class OllamaDialect:
     ) -> Request:
         return Request(
             "/api/generate",
-            protocol.generate_payload(
+            ollama_api.generate_payload(
                 model, prompt, system=system, options=options, keep_alive=keep_alive
             ),
         )
@@ -47,17 +47,17 @@ class OllamaDialect:
     ) -> Request:
         return Request(
             "/api/chat",
-            protocol.chat_payload(model, messages, options=options, keep_alive=keep_alive),
+            ollama_api.chat_payload(model, messages, options=options, keep_alive=keep_alive),
         )
 
     def parse(self, raw: bytes, endpoint: str) -> Chunk | None:
-        return protocol.parse_line(raw, endpoint)
+        return ollama_api.parse_line(raw, endpoint)
 
     def model_names(self, data: Any) -> list[str]:
-        return protocol.tag_names(data)
+        return ollama_api.tag_names(data)
 
     def classify(self, error: HTTPStatusError, model: str) -> HTTPStatusError:
-        return protocol.classify_status(error, model)
+        return ollama_api.classify_status(error, model)
 
 
 class OpenAIDialect(OllamaDialect):
@@ -80,7 +80,7 @@ class OpenAIDialect(OllamaDialect):
         if self.completions:
             text = f"{system}\n\n{prompt}" if system else prompt
             return Request(
-                "/v1/completions", openai.completion_payload(model, text, options=options)
+                "/v1/completions", openai_api.completion_payload(model, text, options=options)
             )
         messages = ([{"role": "system", "content": system}] if system else []) + [
             {"role": "user", "content": prompt}
@@ -95,14 +95,14 @@ class OpenAIDialect(OllamaDialect):
         keep_alive: str | int | None,
     ) -> Request:
         return Request(
-            "/v1/chat/completions", openai.chat_payload(model, messages, options=options)
+            "/v1/chat/completions", openai_api.chat_payload(model, messages, options=options)
         )
 
     def parse(self, raw: bytes, endpoint: str) -> Chunk | None:
-        return openai.parse_event(raw, endpoint)
+        return openai_api.parse_event(raw, endpoint)
 
     def model_names(self, data: Any) -> list[str]:
-        return openai.model_names(data)
+        return openai_api.model_names(data)
 
 
 DIALECTS: dict[str, OllamaDialect] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from ..pipeline.fix import Region
+from ..values import Region
 
 
 def utf16_len(text: str) -> int:

@@ -14,7 +14,8 @@ from pygls.uris import to_fs_path
 from ..cancel import CancelToken
 from ..jobs.host import JobFailed, WorkerGone
 from ..jobs.tasks import CheckJob
-from ..pipeline.checker import Check, Target
+from ..pipeline.checker import Check
+from ..values import Target
 from . import work
 from .actions import FIX, GENERATE, STATUS_NOTIFICATION, TESTS, code_actions, diagnostic_json
 from .state import ServerState

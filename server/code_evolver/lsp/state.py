@@ -15,7 +15,8 @@ from ..cancel import CancelToken
 from ..config import ConfigError, ConfigManager
 from ..jobs.host import JobHost
 from ..pipeline.extract import split_lines
-from ..pipeline.stubs import Stub, stub_near
+from ..pipeline.stubs import stub_near
+from ..values import Stub
 
 log = logging.getLogger("code_evolver.lsp")
 

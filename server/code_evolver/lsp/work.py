@@ -17,10 +17,9 @@ from ..cancel import CancelToken
 from ..jobs import tasks
 from ..jobs.host import JobFailed, WorkerGone
 from ..jobs.tasks import FixJob, GenerateJob, Job, TestsJob, UserError
-from ..pipeline.checker import Target, read_text
-from ..pipeline.fix import Outcome
-from ..pipeline.prompts import DiagnosticInfo
-from ..pipeline.stubs import Stub, selection_stub
+from ..pipeline.checker import read_text
+from ..pipeline.stubs import selection_stub
+from ..values import DiagnosticInfo, Outcome, Stub, Target
 from .edits import document_edit, file_edit
 from .progress import Progress
 from .state import ServerState

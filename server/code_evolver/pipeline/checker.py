@@ -17,28 +17,12 @@ from typing import TypeVar
 from ..cancel import CancelToken
 from ..config import Settings
 from ..llm import OllamaClient
+from ..values import Target
 from .runner import RunResult, command_for, find_test_file, run_and_capture
 from .tracebacks import RunError, error_summary, parse_python_error
 
 _PYTEST_COUNTS = re.compile(r"(\d+) (failed|passed|error|errors)\b")
 _PASSED = re.compile(r"^PASSED (\S+)", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class Target:
-    """The file being worked on: where it lives and how to run it."""
-
-    path: str  # absolute path of the real file
-    language: str  # the editor's language id
-    workspace_root: str
-
-    @property
-    def relative(self) -> str:
-        try:
-            rel = os.path.relpath(self.path, self.workspace_root)
-        except ValueError:
-            return os.path.basename(self.path)
-        return os.path.basename(self.path) if rel.startswith("..") else rel
 
 
 @dataclass(frozen=True)

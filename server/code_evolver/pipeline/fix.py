@@ -6,12 +6,12 @@ import ast
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
+from ..values import DiagnosticInfo, Outcome, Region
 from .checker import Check, ModelJob
 from .extract import NoCodeInReply, extract_code, leading_indent, reindent
-from .prompts import DiagnosticInfo, FailedAttempt, RunInfo, fix_prompt
+from .prompts import FailedAttempt, RunInfo, fix_prompt
 from .stubs import enclosing_function
 
 log = logging.getLogger("code_evolver.fix")
@@ -23,34 +23,6 @@ _UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
 _TOP_DEFINITION = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.MULTILINE)
 
 Step = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Region:
-    """Lines start..end (0-based, inclusive) of the document that the model rewrites."""
-
-    start: int
-    end: int
-    whole_file: bool
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a fix or a generation produced. `new_source` is set only for a verified gain."""
-
-    new_source: str | None
-    region: Region | None
-    replacement: str | None
-    message: str
-    attempts: int
-    before: Check | None = None
-    after: Check | None = None
-    endpoints: tuple[str, ...] = field(default=())
-    extra_files: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def changed(self) -> bool:
-        return self.new_source is not None
 
 
 def choose_region(source: str, lines: Sequence[int], whole_file: bool) -> Region:

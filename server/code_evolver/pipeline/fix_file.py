@@ -9,7 +9,7 @@ import sys
 
 from ..config import ConfigManager
 from ..llm import OllamaClient
-from .checker import Target
+from ..values import Target
 from .fix import FixSession
 
 

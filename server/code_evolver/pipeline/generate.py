@@ -9,9 +9,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..llm import LLMError
-from .checker import Check, ModelJob, Target, read_text
+from ..values import Outcome, Region, Stub, Target
+from .checker import Check, ModelJob, read_text
 from .extract import NoCodeInReply, extract_code
-from .fix import Outcome, Region, narrow_to_function, region_text, shifted_region, splice
+from .fix import narrow_to_function, region_text, shifted_region, splice
 from .prompts import (
     FailedAttempt,
     evaluator_prompt,
@@ -19,7 +20,7 @@ from .prompts import (
     overseer_prompt,
     tests_prompt,
 )
-from .stubs import Stub, enclosing_function, related_functions
+from .stubs import enclosing_function, related_functions
 
 log = logging.getLogger("code_evolver.generate")
 

@@ -5,24 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..values import DiagnosticInfo
+
 SYSTEM_CODER = (
     "You are an expert {language} programmer. Answer with code only, in one fenced "
     "```{language} block, with no explanation before or after."
 )
-
-
-@dataclass(frozen=True)
-class DiagnosticInfo:
-    """What the editor (or our run) said is wrong, in the model's terms."""
-
-    message: str
-    line: int  # 1-based, as people read it
-    source: str | None = None
-    code: str | None = None
-
-    def render(self) -> str:
-        origin = f" [{self.source}{' ' + self.code if self.code else ''}]" if self.source else ""
-        return f"- line {self.line}: {self.message}{origin}"
 
 
 @dataclass(frozen=True)

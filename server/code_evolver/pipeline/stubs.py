@@ -12,8 +12,8 @@ import tokenize
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Literal
 
+from ..values import Stub
 from .extract import leading_indent, split_lines
 
 __all__ = [
@@ -46,20 +46,6 @@ _STOPWORDS = frozenset({
     "false", "def", "async", "given", "use", "using", "which", "will", "should", "must", "can",
 })
 # fmt: on
-
-
-@dataclass(frozen=True)
-class Stub:
-    """A place in the document where code should be generated; lines are 0-based, inclusive."""
-
-    kind: Literal["function", "comment", "selection"]
-    start_line: int
-    end_line: int
-    indent: str
-    name: str | None
-    signature: str | None
-    docstring: str | None
-    request: str
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import MalformedReply, StreamError
-from .protocol import Chunk
+from .ollama_api import Chunk
 
 # Ollama option names and their OpenAI counterparts; the rest have no equivalent.
 _OPTION_NAMES = {

@@ -1,0 +1,76 @@
+"""Which config file is used, and reading it with the editor's overrides on top."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .build import build_settings
+from .errors import ConfigError
+from .settings import ENV_CONFIG, Settings
+from .yaml_tree import Node, compose, merge, wrap
+
+
+def user_config_path() -> Path:
+    """Where a per-user config.yaml lives on this platform."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "code-evolver" / "config.yaml"
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file to use: explicit path, $CODE_EVOLVER_CONFIG, the user's config, or none."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"config file not found: {path}; check the --config flag or the "
+                "codeEvolver.configPath setting",
+                file=str(path),
+            )
+        return path
+    from_env = os.environ.get(ENV_CONFIG)
+    if from_env:
+        path = Path(from_env).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"config file not found: {path}; fix or unset the {ENV_CONFIG} "
+                "environment variable",
+                file=str(path),
+            )
+        return path
+    user = user_config_path()
+    return user if user.is_file() else None
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    discover: bool = True,
+) -> Settings:
+    """Read, merge and validate the config; raises ConfigError with file, line and key."""
+    found = find_config(path) if discover or path else None
+    if found is None:
+        file, root = "<defaults>", Node({}, None)
+    else:
+        file = str(found)
+        try:
+            text = found.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read the file: {exc}", file=file) from None
+        root = compose(text, file)
+    if overrides:
+        if not isinstance(overrides, Mapping):
+            raise ConfigError(
+                "editor overrides must be a mapping of config keys", file="editor settings"
+            )
+        root = merge(root, wrap(overrides))
+    return build_settings(root, file)
