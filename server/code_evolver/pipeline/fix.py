@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..values import DiagnosticInfo, Outcome, Region
@@ -21,8 +21,6 @@ log = logging.getLogger("code_evolver.fix")
 _UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
 # Top-level definitions by their first line, for sources that do not parse.
 _TOP_DEFINITION = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.MULTILINE)
-
-Step = Callable[[str], None]
 
 
 def choose_region(source: str, lines: Sequence[int], whole_file: bool) -> Region:
