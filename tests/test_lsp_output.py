@@ -8,8 +8,8 @@ import json
 
 from lsprotocol import types
 
-from code_evolver.lsp.server import build_server
 from code_evolver.lsp.output import CoalescingWriter
+from code_evolver.lsp.server import build_server
 from code_evolver.lsp.warm_up import warm_up
 
 

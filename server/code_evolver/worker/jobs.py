@@ -16,7 +16,8 @@ from ..config import Settings
 from ..llm import OllamaClient
 from ..pipeline.checker import Check, Checker
 from ..pipeline.fix import FixSession
-from ..pipeline.generate import Generator, TestsOutcome
+from ..pipeline.generate import Generator
+from ..pipeline.test_writer import TestsOutcome, TestWriter
 from ..pipeline.workspace import workspace_sources
 from ..status import render_status
 from ..values import DiagnosticInfo, Outcome, Step, Stub, Target
@@ -77,11 +78,14 @@ def perform(
             client, settings, job.target, trusted=trusted, cancel=cancel, on_step=step
         ) as session:
             return session.fix(job.source, job.diagnostics, whole_file=job.whole_file)
+    if isinstance(job, TestsJob):
+        with TestWriter(
+            client, settings, job.target, trusted=trusted, cancel=cancel, on_step=step
+        ) as writer:
+            return writer.write_tests(job.source, job.line)
     with Generator(
         client, settings, job.target, trusted=trusted, cancel=cancel, on_step=step
     ) as generator:
-        if isinstance(job, TestsJob):
-            return generator.write_tests(job.source, job.line)
         sources: dict[str, str] = {}
         if settings.generate.related_functions:
             sources = workspace_sources(job.workspace_root, job.open_docs)
