@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from . import __version__
 from .cancel import Cancelled
-from .config import ConfigError, ConfigManager
+from .config import ENV_CONFIG, ConfigError, ConfigManager, config_here
 from .llm import LLMError, OllamaClient
 from .llm.errors import AllEndpointsFailed
 
@@ -69,8 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .lsp.server import serve
 
         return serve(config_path=args.config, tcp=args.tcp)
+    # One-shot commands run next to the shipped config.yaml use it, before the user's own.
+    path = args.config or (None if os.environ.get(ENV_CONFIG) else config_here(os.getcwd()))
     try:
-        config = ConfigManager(args.config)
+        config = ConfigManager(path)
     except ConfigError as exc:
         print(f"code-evolver: {exc}", file=sys.stderr)
         return EXIT_CONFIG
