@@ -236,6 +236,8 @@ def build_settings(root: Node, file: str) -> Settings:
         run_timeout=fix.number("run_timeout", 10.0),
         output_limit=fix.integer("output_limit", 200_000, minimum=1000),
         memory_limit_mb=fix.integer("memory_limit_mb", 2048, minimum=64),
+        network=fix.boolean("network", False),
+        isolation=fix.text("isolation", "auto", choices=("auto", "copy")) or "auto",
     )
     fix.finish()
     gen = top.section("generate")
@@ -265,6 +267,7 @@ def build_settings(root: Node, file: str) -> Settings:
         test_command=top.argv("test_command"),
         run_on_save=top.boolean("run_on_save", False),
         strip_secrets=top.boolean("strip_secrets", True),
+        python=top.text("python", None),
         max_prompt_chars=top.integer("max_prompt_chars", 16_000, minimum=1000),
         max_output_chars=top.integer("max_output_chars", 200_000, minimum=1000),
         source=file if file != "<defaults>" else None,

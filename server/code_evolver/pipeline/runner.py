@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from ..cancel import CancelToken
+from ..sandbox.isolation import NamespaceRun
 
 try:
     import resource
@@ -31,6 +33,7 @@ _NICENESS = 15
 # weigh as much as the editor and the language server together.
 _AUTOGROUP = "/proc/self/autogroup"
 _AUTOGROUP_NICENESS = b"19"
+_PR_SET_PDEATHSIG = 1
 
 __all__ = [
     "RunResult",
@@ -62,10 +65,21 @@ class RunResult:
     truncated: bool
     duration: float
     timeout: float | None = None
+    cpu_limit: int | None = None
 
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out and not self.cancelled
+
+    @property
+    def out_of_cpu(self) -> bool:
+        """Stopped by its CPU-time limit: SIGXCPU at the limit (SIGKILL a second later)."""
+        return self.cpu_limit is not None and self.exit_code == -getattr(signal, "SIGXCPU", -1)
+
+    @property
+    def hit_limit(self) -> bool:
+        """Stopped for taking too long, by the wall clock or by the CPU-time limit."""
+        return self.timed_out or self.out_of_cpu
 
     def describe(self) -> str:
         """One short sentence on how the run ended, for the user."""
@@ -75,6 +89,8 @@ class RunResult:
         elif self.timed_out:
             seconds = self.timeout if self.timeout is not None else self.duration
             text = f"{program} timed out after {seconds:g} s and was stopped"
+        elif self.out_of_cpu:
+            text = f"{program} used its {self.cpu_limit} s of CPU time and was stopped"
         elif self.exit_code is None:
             reason = self.stderr.strip().splitlines()[0] if self.stderr.strip() else "unknown"
             text = f"{program} could not be started ({reason})"
@@ -99,11 +115,16 @@ def run_and_capture(
     cpu_limit_s: int | None = None,
     stdin_data: str | None = None,
     cancel: CancelToken | None = None,
+    namespace: NamespaceRun | None = None,
 ) -> RunResult:
     """Run `argv` (never through a shell) and capture its output.
 
-    The child gets its own session, so on timeout or cancel the whole process group is killed,
-    grandchildren included; anything left in the group after a normal exit is killed too.
+    `timeout` is wall-clock time and `cpu_limit_s` CPU time (RLIMIT_CPU; by default the
+    timeout's). With `namespace` the run happens in new user, mount, PID (and network)
+    namespaces over an overlay of the project (sandbox/ns_init.py): when it ends, every process
+    it started ends. Without, the child gets its own session, so on timeout or cancel the whole
+    process group is killed, grandchildren included, and what is left after a normal exit too.
+    Either way the run is killed when the thread that started it ends (PR_SET_PDEATHSIG).
     stdout and stderr are each capped at `output_limit` bytes (the rest is read and dropped).
     A command that cannot be started gives exit_code None and the reason in stderr.
     """
@@ -144,6 +165,7 @@ def run_and_capture(
             cancel,
             started,
             timeout,
+            namespace,
         )
     finally:
         _RUN_SLOTS.release()
@@ -162,19 +184,32 @@ def _run_started(
     cancel: CancelToken | None,
     started: float,
     timeout: float,
+    namespace: NamespaceRun | None,
 ) -> RunResult:
     # Every process of this run carries the mark in its environment, also one that left the
-    # process group with setsid(); at the end those are found by it and killed too.
+    # process group with setsid(); at the end those are found by it and killed too. (Inside a
+    # PID namespace the namespace does that, also for a child that dropped its environment.)
     mark = uuid.uuid4().hex
+    child_env = {**_child_environment(env, strip_secrets=strip_secrets), RUN_MARK: mark}
+    status = _StatusPipe() if namespace is not None else None
+    command: Sequence[str] = args
+    if namespace is not None and status is not None:
+        # The namespace's first process starts the program, so an unknown command is caught
+        # here, where it can still be said plainly.
+        if shutil.which(args[0], path=child_env.get("PATH")) is None:
+            status.close()
+            return _not_started(args, f"command not found: {args[0]}", timeout)
+        command = namespace.command(args, cwd, status.write_end)
     try:
         process = subprocess.Popen(
-            args,
+            command,
             cwd=cwd,
-            env={**_child_environment(env, strip_secrets=strip_secrets), RUN_MARK: mark},
+            env=child_env,
             stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             close_fds=True,
+            pass_fds=(status.write_end,) if status is not None else (),
             start_new_session=os.name == "posix",
             creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
             # Limits and priority are set in the child before exec, so no instruction of the
@@ -188,6 +223,9 @@ def _run_started(
         return _not_started(args, f"permission denied: {args[0]}", timeout)
     except (OSError, subprocess.SubprocessError) as error:
         return _not_started(args, f"could not start {args[0]}: {error}", timeout)
+    finally:
+        if status is not None:
+            status.close_write_end()
 
     assert process.stdout is not None and process.stderr is not None
     stdout, stderr = _Capture(process.stdout, output_limit), _Capture(process.stderr, output_limit)
@@ -221,15 +259,24 @@ def _run_started(
         reaped = True
         # Whatever the child left behind, in its group or out of it, must not outlive the run.
         _kill_group(process, reaped=True)
-        _kill_marked(mark)
+        if namespace is None:
+            _kill_marked(mark)
     # One grace period for both pipes: a process that escaped the group holds both open.
     drained_by = time.monotonic() + _DRAIN_GRACE
     stdout.join(_DRAIN_GRACE)
     stderr.join(max(0.0, drained_by - time.monotonic()))
     duration = time.monotonic() - started
+    exit_code = None if (timed_out or cancelled) else process.returncode
+    if status is not None:
+        said = status.read()
+        if exit_code is not None:
+            problem = _setup_problem(said, args[0])
+            if problem is not None:
+                return _not_started(args, problem, timeout)
+            exit_code = _exit_code_from(said, exit_code)
     return RunResult(
         argv=args,
-        exit_code=None if (timed_out or cancelled) else process.returncode,
+        exit_code=exit_code,
         stdout=stdout.text(),
         stderr=stderr.text(),
         timed_out=timed_out,
@@ -237,7 +284,60 @@ def _run_started(
         truncated=stdout.truncated or stderr.truncated,
         duration=duration,
         timeout=timeout,
+        cpu_limit=cpu,
     )
+
+
+class _StatusPipe:
+    """The pipe on which the namespace's first process says how the run ended."""
+
+    def __init__(self) -> None:
+        self.read_end, self.write_end = os.pipe()
+        os.set_blocking(self.read_end, False)
+
+    def close_write_end(self) -> None:
+        if self.write_end >= 0:
+            os.close(self.write_end)
+            self.write_end = -1
+
+    def read(self) -> list[str]:
+        # The runner waited for `unshare`, which waits for its child: what was said is there.
+        data = b""
+        with contextlib.suppress(OSError):
+            while chunk := os.read(self.read_end, 4096):
+                data += chunk
+        self.close()
+        return data.decode("utf-8", errors="replace").splitlines()
+
+    def close(self) -> None:
+        self.close_write_end()
+        if self.read_end >= 0:
+            os.close(self.read_end)
+            self.read_end = -1
+
+
+def _setup_problem(said: list[str], program: str) -> str | None:
+    for line in said:
+        word, _, rest = line.partition(" ")
+        if word == "error":
+            return f"the sandbox for the run could not be set up ({rest})"
+        if word == "exec":
+            number, _, reason = rest.partition(" ")
+            if number == "2":
+                return f"command not found: {program}"
+            if number == "13":
+                return f"permission denied: {program}"
+            return f"could not start {program}: {reason}"
+    return None
+
+
+def _exit_code_from(said: list[str], fallback: int) -> int:
+    """The program's own ending: its exit code, or minus the signal that killed it."""
+    for line in said:
+        word, _, number = line.partition(" ")
+        if word in ("exit", "signal") and number.lstrip("-").isdigit():
+            return int(number) if word == "exit" else -int(number)
+    return fallback
 
 
 def python_run_command(path: str, *, python: str = sys.executable) -> list[str]:
@@ -246,12 +346,16 @@ def python_run_command(path: str, *, python: str = sys.executable) -> list[str]:
 
 
 def command_for(
-    language_id: str, path: str, configured: Mapping[str, Sequence[str]]
+    language_id: str,
+    path: str,
+    configured: Mapping[str, Sequence[str]],
+    *,
+    python: str = sys.executable,
 ) -> list[str] | None:
     """The command that runs `path`, from the configured commands or the built-in Python one.
 
-    In configured commands `{file}` becomes the path and `{python}` this interpreter; an empty
-    configured command turns running off for that language. None: no way to run it.
+    In configured commands `{file}` becomes the path and `{python}` the project's interpreter;
+    an empty configured command turns running off for that language. None: no way to run it.
     """
     if language_id in configured:
         template = configured[language_id]
@@ -260,10 +364,10 @@ def command_for(
         if not template:
             return None
         return [
-            part.replace("{file}", path).replace("{python}", sys.executable) for part in template
+            part.replace("{file}", path).replace("{python}", python) for part in template
         ]
     if language_id == "python":
-        return python_run_command(path)
+        return python_run_command(path, python=python)
     return None
 
 
@@ -312,6 +416,29 @@ def _limits(memory_limit_mb: int | None, cpu_limit_s: int | None) -> list[tuple[
     return limits
 
 
+def _death_signal() -> Callable[[], None] | None:
+    """prctl(PR_SET_PDEATHSIG, SIGKILL), looked up before fork: the kernel kills the child when
+    the thread that started it ends. Runs start on the thread that waits for them, so that is
+    the end of the run's job, or of the whole worker process if it is killed."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    getppid, exit_now, kill = os.getppid, os._exit, int(signal.SIGKILL)
+
+    def set_death_signal() -> None:
+        prctl(_PR_SET_PDEATHSIG, kill)
+        if getppid() != parent:  # the worker died between fork and prctl
+            exit_now(1)
+
+    return set_death_signal
+
+
 def _limiter(memory_limit_mb: int | None, cpu_limit_s: int | None) -> Callable[[], None]:
     """A preexec_fn: resource limits and a low priority for the child, set between fork and
     exec. It runs in the forked child, so it only calls what was looked up beforehand."""
@@ -327,12 +454,19 @@ def _limiter(memory_limit_mb: int | None, cpu_limit_s: int | None) -> Callable[[
     which, niceness = getattr(os, "PRIO_PROCESS", 0), _NICENESS
     os_open, os_write, os_close, write_only = os.open, os.write, os.close, os.O_WRONLY
     autogroup = os.path.exists(_AUTOGROUP)
+    death_signal = _death_signal()
+    cpu_kind = getattr(resource, "RLIMIT_CPU", None)
 
     def prepare_child() -> None:
+        if death_signal is not None:
+            death_signal()
         for kind, wanted in limits:
             try:
                 _, hard = getrlimit(kind)
                 soft = wanted if hard == infinity else min(wanted, hard)
+                # A CPU limit's SIGXCPU can be caught: one second later SIGKILL cannot.
+                if kind == cpu_kind:
+                    hard = soft + 1 if hard == infinity else min(soft + 1, hard)
                 setrlimit(kind, (soft, hard))
             except (ValueError, OSError):
                 pass  # A limit the platform refuses is not worth failing the run for.
