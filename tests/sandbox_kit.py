@@ -6,6 +6,7 @@ processes a run left by a mark on their command line instead of by pid.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import uuid
@@ -27,12 +28,6 @@ def use_mode(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     found = isolation_in_force()
     if not found.namespaces:
         pytest.skip(f"no namespaces here: {found.reason}")
-
-
-@pytest.fixture(params=MODES)
-def isolation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    use_mode(request.param, monkeypatch)
-    return str(request.param)
 
 
 def new_mark() -> str:
@@ -64,7 +59,5 @@ def sleeper(mark: str, seconds: int = 60) -> str:
 
 def kill_marked(mark: str) -> None:
     for pid in marked(mark):
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, 9)
-        except OSError:
-            pass

@@ -25,10 +25,17 @@ from code_evolver.values import Target
 from conftest import role_config
 from lsp_harness import Editor, diagnostic
 from samples import BUGGY, FIXED_FUNCTION
-from sandbox_kit import isolation, kill_marked, marked, new_mark, sleeper  # noqa: F401
+from sandbox_kit import MODES, kill_marked, marked, new_mark, sleeper, use_mode
 
 SECRETS = {"MY_API_KEY": "k-1", "GITHUB_TOKEN": "t-2", "DB_PASSWORD": "p-3",
            "CLIENT_SECRET": "s-4", "openai_api_key": "k-5", "Session_Token_X": "t-6"}
+
+
+@pytest.fixture(params=MODES)
+def isolation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test taking this runs with namespaces and again with the forced copy fallback."""
+    use_mode(request.param, monkeypatch)
+    return str(request.param)
 
 
 def _checker(tmp_path: Path, write_config, extra: dict[str, Any], name: str = "prog.py",

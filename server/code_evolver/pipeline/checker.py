@@ -6,7 +6,7 @@ import ast
 import math
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -93,7 +93,10 @@ class Check:
 def _which_limit(result: RunResult) -> str:
     if result.out_of_cpu:
         return " (the CPU-time limit, fix.run_timeout)"
-    return " (the wall-clock limit: 6 x fix.run_timeout, at least 30 s)"
+    return (
+        " (the wall-clock limit, 6 x fix.run_timeout but at least 30 s; time spent waiting"
+        " for a busy CPU is not counted)"
+    )
 
 
 def syntax_error(source: str, language: str) -> str | None:
@@ -225,6 +228,7 @@ class Checker:
                     memory_limit_mb=fix.memory_limit_mb,
                     cancel=self.cancel,
                     namespace=place.namespace,
+                    patient=True,
                 )
         except ProjectTooLarge as exc:
             return _unstartable(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -168,7 +169,5 @@ def _probe_in(scratch: Path) -> Isolation:
 def _make_removable(work: Path) -> None:
     # overlayfs leaves work/work with mode 000; without this a non-root user cannot remove it.
     for folder in (work, *work.glob("*")):
-        try:
+        with contextlib.suppress(OSError):
             folder.chmod(0o700)
-        except OSError:
-            pass

@@ -61,7 +61,7 @@ def _become_the_user(uid: int, gid: int) -> None:
     """A nested user and mount namespace: the run is the user again, not root, and the mounts
     made above are locked, so it cannot unmount the overlay to reach the real workspace."""
     _check(_libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS), "unshare")
-    try:
+    try:  # noqa: SIM105 (contextlib costs start-up time here)
         _write("/proc/self/setgroups", "deny")
     except OSError:
         pass  # already denied further up

@@ -6,8 +6,8 @@ import contextlib
 import os
 import shutil
 import stat
-import tempfile
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -57,7 +57,7 @@ def _owner_alive(marker: Path) -> bool:
 
 def sweep_dead(base: str | None = None) -> list[str]:
     """Remove marked scratch folders whose owner is gone; returns what was removed."""
-    removed = []
+    removed: list[str] = []
     base = base or tempfile.gettempdir()
     try:
         entries = list(os.scandir(base))
@@ -68,10 +68,10 @@ def sweep_dead(base: str | None = None) -> list[str]:
             continue
         marker = Path(entry.path, MARKER)
         with contextlib.suppress(OSError):
-            if entry.is_dir(follow_symlinks=False) and marker.is_file():
-                if not _owner_alive(marker):
-                    remove_tree(entry.path)
-                    removed.append(entry.path)
+            owned = entry.is_dir(follow_symlinks=False) and marker.is_file()
+            if owned and not _owner_alive(marker):
+                remove_tree(entry.path)
+                removed.append(entry.path)
     return removed
 
 
