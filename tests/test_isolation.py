@@ -297,10 +297,8 @@ def test_the_servers_own_libraries_stay_off_the_runs_path(
     server_home = Path(code_evolver.__file__).resolve().parent.parent
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(bundled), str(mine), str(server_home)]))
     monkeypatch.setenv(BUNDLED_VARIABLE, str(bundled))
-    program = f"""\
-        import sys
-        print({str(bundled)!r} in sys.path, {str(mine)!r} in sys.path, {str(server_home)!r} in sys.path)
-        """
+    entries = [str(bundled), str(mine), str(server_home)]
+    program = f"import sys\nprint(*[entry in sys.path for entry in {entries!r}])\n"
     root = _project(tmp_path / "ws", {"prog.py": "pass\n"})
     check = _check(root, "prog.py", program, _settings(write_config))
     assert check.run is not None and check.run.ok, check.details

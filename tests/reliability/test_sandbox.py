@@ -8,22 +8,28 @@ file. Header values from the environment never reach a message, and prompts stay
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lsprotocol import types
-from reliability_kit import fence, logs, lsp_session, wait_until, whole_range
+from reliability_kit import fence, logs, lsp_session, server_pid, wait_until, whole_range
 
 from code_evolver import ConfigManager
 from code_evolver.pipeline.checker import Checker
+from code_evolver.sandbox.sweep import MARKER, PREFIX
 from code_evolver.values import Target
 from conftest import role_config
 from lsp_harness import Editor, diagnostic
+from processes import worker_of
 from samples import BUGGY, FIXED_FUNCTION
 from sandbox_kit import MODES, kill_marked, marked, new_mark, sleeper, use_mode
 
@@ -211,6 +217,51 @@ def test_verification_never_writes_the_real_file(tmp_path: Path, write_config,
     # The run read the candidate, and its output names the real path, not a copy's.
     assert check.run.stdout.split() == [str(real), "True"]
     assert not scratch.exists()  # and the sandbox is gone
+
+
+def _scratch_folders_of(pid: int) -> list[Path]:
+    """The marked scratch folders (sandbox/sweep.py) that process `pid` owns."""
+    found = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int((folder / MARKER).read_text().split()[0]) == pid:
+                found.append(folder)
+    return found
+
+
+async def test_killing_the_worker_mid_run_leaves_no_process_and_no_scratch_folder(
+        tmp_path: Path, fake_factory, write_config, isolation: str) -> None:
+    """The run dies with the worker's thread (PR_SET_PDEATHSIG; with namespaces, everything it
+    started dies with it), and the next worker removes the dead one's scratch folders. The
+    copy fallback cannot reach a child that left the process group: it has none here."""
+    fake = fake_factory(reply=fence(FIXED_FUNCTION))
+    config = write_config(role_config({"generator": [fake.url]}))
+    mark = new_mark()
+    daemon = (f"if os.fork() == 0:\n    os.setsid()\n    {sleeper(mark + '-daemon')}\n"
+              if isolation == "namespaces" else "")
+    program = f"import os, sys, time\n{daemon}time.sleep(60)\n" + BUGGY
+    try:
+        async with lsp_session(tmp_path / "ws", config) as editor:
+            pid = server_pid(editor)
+            first = f"{mark}.py"  # the program's command line names it, copied or not
+            uri = editor.open(first, program)
+            task = asyncio.ensure_future(editor.command("codeEvolver.fixDiagnostics", uri=uri))
+            assert await editor.wait_for(lambda: marked(mark + "-daemon" if daemon else mark))
+            worker = worker_of(pid)
+            assert worker is not None
+            left = _scratch_folders_of(worker)
+            assert left
+            os.kill(worker, signal.SIGKILL)
+            result = await asyncio.wait_for(task, 30)
+            assert result["applied"] is False
+            assert wait_until(lambda: not marked(mark), timeout=10)
+
+            second = editor.open("second.py", BUGGY)
+            result = await editor.command("codeEvolver.fixDiagnostics", uri=second)
+            assert result["applied"] is True, result
+            assert not [folder for folder in left if folder.exists()]
+    finally:
+        kill_marked(mark)
 
 
 # ---------------------------------------------------------------- through the language server
