@@ -31,6 +31,7 @@ from code_evolver.sandbox import (
     project_python,
 )
 from code_evolver.sandbox.interpreter import BUNDLED_VARIABLE
+from code_evolver.sandbox.report import run_report
 from code_evolver.sandbox.sweep import MARKER, PREFIX, sweep_dead
 from code_evolver.values import Target
 from sandbox_kit import MODES, kill_marked, marked, new_mark, use_mode
@@ -341,6 +342,23 @@ def test_the_copy_fallback_is_forced_and_says_so(
     found = isolation_in_force("copy")
     assert describe_isolation(found) == "copy: forced by fix.isolation: copy in config.yaml"
     assert _settings(write_config, {"fix": {"isolation": "copy"}}).fix.isolation == "copy"
+
+
+def test_status_and_doctor_name_the_isolation_and_the_interpreter(
+    tmp_path: Path, write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(FORCE_VARIABLE, "copy")
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    report = run_report(_settings(write_config), str(tmp_path))
+    assert report == [
+        f"isolation: copy: forced by {FORCE_VARIABLE}=copy",
+        f"python: {sys.executable} (the interpreter Code Evolver runs on)",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "code_evolver", "status", "--config", str(write_config({}))],
+        capture_output=True, text=True, cwd=tmp_path, check=False, timeout=60,
+    )
+    assert f"isolation: copy: forced by {FORCE_VARIABLE}=copy\n" in done.stdout, done
 
 
 def test_a_configured_interpreter_that_is_missing_is_named(

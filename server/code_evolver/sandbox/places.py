@@ -46,6 +46,7 @@ class Sandbox:
         self._scratch: str | None = None
         self._count = 0
         self._lock = threading.Lock()
+        self._removals: list[threading.Thread] = []
         self.isolation = isolation
         if isolation.namespaces:
             unusable = self._overlay_problem()
@@ -71,6 +72,9 @@ class Sandbox:
     def close(self) -> None:
         with self._lock:
             scratch, self._scratch = self._scratch, None
+            removals, self._removals = self._removals, []
+        for removal in removals:
+            removal.join()
         if scratch is not None:
             remove_tree(scratch)
 
@@ -90,7 +94,12 @@ class Sandbox:
             else:
                 yield self._copy_place(folder, tmp, files)
         finally:
-            remove_tree(str(folder))
+            # Off the run's path: the result is ready before thousands of copied files are
+            # gone. close() waits for it; if the worker dies first, the next one sweeps.
+            removal = threading.Thread(target=remove_tree, args=(str(folder),), daemon=True)
+            removal.start()
+            with self._lock:
+                self._removals = [r for r in self._removals if r.is_alive()] + [removal]
 
     def _overlay_place(self, folder: Path, tmp: Path, files: Mapping[str, str]) -> RunPlace:
         upper, work = folder / "upper", folder / "work"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 
 __all__ = ["SKIP_DIRS", "ProjectTooLarge", "copy_project"]
 
@@ -38,6 +39,8 @@ SKIP_DIRS = frozenset(
 )
 MAX_FILES = 20_000
 _FICLONE = 0x40049409  # Linux ioctl: share the extents of another file, copy on write
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_SMALL = 1 << 20
 
 
 class ProjectTooLarge(Exception):
@@ -49,7 +52,7 @@ def copy_project(source: str, dest: str, *, max_files: int = MAX_FILES) -> int:
     root = os.path.realpath(source)
     count = 0
     # The first file tells whether this file system clones; no second try when it does not.
-    clones = [hasattr(os, "O_CLOEXEC")]
+    clones = [sys.platform.startswith("linux")]
     pending = [(root, dest)]
     while pending:
         here, there = pending.pop()
@@ -94,9 +97,26 @@ def _clone_or_copy(source: str, target: str, clones: list[bool]) -> None:
         if _try_clone(source, target):
             return
         clones[0] = False
-    shutil.copyfile(source, target)
-    with contextlib.suppress(OSError):
-        shutil.copymode(source, target)
+    # Plain system calls instead of shutil.copyfile + copymode: a project is mostly small files,
+    # and for them the Python-level overhead per file is most of the cost.
+    src = os.open(source, os.O_RDONLY | _CLOEXEC)
+    try:
+        info = os.fstat(src)
+        if info.st_size > _SMALL:
+            shutil.copyfile(source, target)
+            with contextlib.suppress(OSError):
+                os.chmod(target, info.st_mode & 0o7777)
+            return
+        data = os.read(src, _SMALL + 1)
+    finally:
+        os.close(src)
+    dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, info.st_mode & 0o777)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(dst, view) :]
+    finally:
+        os.close(dst)
 
 
 def _try_clone(source: str, target: str) -> bool:
