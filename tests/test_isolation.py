@@ -232,8 +232,7 @@ PACKAGE = {
     "pkg/core.py": "def area(width, height):\n    return width + height\n",
     "conftest.py": "import pytest\n\n@pytest.fixture\ndef unit():\n    return 1\n",
     "tests/test_core.py": (
-        "from pkg.core import area\n\n"
-        "def test_area(unit):\n    assert area(2, 3) == 6 * unit\n"
+        "from pkg.core import area\n\ndef test_area(unit):\n    assert area(2, 3) == 6 * unit\n"
     ),
 }
 
@@ -246,8 +245,9 @@ def test_a_package_module_is_verified_against_the_candidate_with_the_root_confte
     original = _check(root, "pkg/core.py", PACKAGE["pkg/core.py"], settings)
     assert original.tests is not None and not original.tests.ok
     assert original.failed_tests == 1 and "fixture 'unit' not found" not in original.details
-    fixed = _check(root, "pkg/core.py", "def area(width, height):\n    return width * height\n",
-                   settings)
+    fixed = _check(
+        root, "pkg/core.py", "def area(width, height):\n    return width * height\n", settings
+    )
     assert fixed.tests is not None and fixed.tests.ok, fixed.details
     assert fixed.passed_names == {"tests/test_core.py::test_area"}
     assert (root / "pkg/core.py").read_text() == PACKAGE["pkg/core.py"]
@@ -320,8 +320,12 @@ def test_a_loaded_machine_does_not_turn_a_one_second_run_into_a_timeout(
     root = _project(tmp_path / "ws", {"slow.py": "pass\n", "tests/test_slow.py": SLOW_TEST})
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     try:
-        check = _check(root, "slow.py", "import time\ntime.sleep(1)\nprint('done')\n",
-                       _settings(write_config, {"fix": {"run_timeout": 1}}))
+        check = _check(
+            root,
+            "slow.py",
+            "import time\ntime.sleep(1)\nprint('done')\n",
+            _settings(write_config, {"fix": {"run_timeout": 1}}),
+        )
     finally:
         for process in busy:
             process.kill()
@@ -356,7 +360,11 @@ def test_status_and_doctor_name_the_isolation_and_the_interpreter(
     ]
     done = subprocess.run(
         [sys.executable, "-m", "code_evolver", "status", "--config", str(write_config({}))],
-        capture_output=True, text=True, cwd=tmp_path, check=False, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=60,
     )
     assert f"isolation: copy: forced by {FORCE_VARIABLE}=copy\n" in done.stdout, done
 
@@ -374,8 +382,12 @@ def test_a_configured_interpreter_that_is_missing_is_named(
 
 
 def test_scratch_folders_of_dead_processes_are_swept_and_no_others(tmp_path: Path) -> None:
-    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True)
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead, alive, unmarked = (tmp_path / f"{PREFIX}{n}" for n in ("dead", "alive", "unmarked"))
     for folder in (dead, alive, unmarked):
         (folder / "run1").mkdir(parents=True)
