@@ -139,6 +139,24 @@ def test_a_candidate_that_writes_deletes_and_renames_leaves_the_workspace_unchan
     assert _snapshot(root) == before
 
 
+def test_a_run_cannot_unmount_the_overlay_to_reach_the_workspace(
+    tmp_path: Path, write_config: WriteConfig, namespaces: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run is not root where the overlay was mounted: the mount is locked for it."""
+    program = """\
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        print(libc.umount2(os.getcwd().encode(), 2), os.getuid() == int(os.environ["REAL_UID"]))
+        open("notes.txt", "w").write("reached the workspace")
+        """
+    root = _project(tmp_path / "ws", {"prog.py": "pass\n", "notes.txt": "mine\n"})
+    monkeypatch.setenv("REAL_UID", str(os.getuid()))
+    check = _check(root, "prog.py", program, _settings(write_config))
+    assert check.run is not None and check.run.ok, check.details
+    assert check.run.stdout.split() == ["-1", "True"]
+    assert (root / "notes.txt").read_text() == "mine\n"
+
+
 # ---------------------------------------------------------------- nothing outlives the run
 
 
