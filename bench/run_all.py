@@ -25,6 +25,7 @@ BENCHMARKS = (
     "uneven",
     "failover",
     "server_load",
+    "isolation",
 )
 
 

@@ -107,7 +107,15 @@ def _status(client: OllamaClient) -> int:
 
     print(f"config: {client.config.source or 'built-in defaults'}")
     print(render_status(client.status(), probe_all(client)))
+    _print_run_report(client.config)
     return 0
+
+
+def _print_run_report(config: ConfigManager) -> None:
+    from .sandbox.report import run_report
+
+    for line in run_report(config.settings):
+        print(line)
 
 
 def _doctor(client: OllamaClient, config: ConfigManager) -> int:
@@ -116,6 +124,7 @@ def _doctor(client: OllamaClient, config: ConfigManager) -> int:
     print(f"config: {config.source or 'built-in defaults'}")
     findings = diagnose(client, probe_all(client))
     print(render_findings(findings))
+    _print_run_report(config)
     ok = roles_ready(findings)
     print("All roles are ready." if ok else "Some roles cannot work yet: apply the fixes above.")
     return 0 if ok else 1

@@ -238,6 +238,8 @@ def build_settings(root: Node, file: str) -> Settings:
         memory_limit_mb=fix.integer("memory_limit_mb", 2048, minimum=64),
         candidates=fix.integer("candidates", 4, minimum=1, maximum=16),
         stdin=_stdin(fix),
+        network=fix.boolean("network", False),
+        isolation=fix.text("isolation", "auto", choices=("auto", "copy")) or "auto",
     )
     fix.finish()
     gen = top.section("generate")
@@ -267,6 +269,7 @@ def build_settings(root: Node, file: str) -> Settings:
         test_command=top.argv("test_command"),
         run_on_save=top.boolean("run_on_save", False),
         strip_secrets=top.boolean("strip_secrets", True),
+        python=top.text("python", None),
         max_prompt_chars=top.integer("max_prompt_chars", 16_000, minimum=1000),
         max_output_chars=top.integer("max_output_chars", 200_000, minimum=1000),
         source=file if file != "<defaults>" else None,

@@ -107,6 +107,10 @@ class FixSettings:
     candidates: int = 4
     # What runs read on standard input: the text itself, or the path of a file holding it.
     stdin: str | None = None
+    # Runs have no network (a network namespace of their own) unless this is true.
+    network: bool = False
+    # "auto": namespaces where the probe finds them, else a scratch copy; "copy" forces the copy.
+    isolation: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,8 @@ class Settings:
     test_command: tuple[str, ...] | None = None
     run_on_save: bool = False
     strip_secrets: bool = True
+    # The project's interpreter for `{python}`; None: $VIRTUAL_ENV, .venv, venv, ... (sandbox/).
+    python: str | None = None
     max_prompt_chars: int = 16_000
     max_output_chars: int = 200_000
     source: str | None = None
