@@ -20,7 +20,9 @@ from .errors import (
     OutputTooLarge,
     StreamError,
 )
-from .pool import EndpointStatus, HealthRegistry, RolePool
+from .monitor import Monitor
+from .pool import EndpointStatus, HealthRegistry
+from .scheduler import RolePool
 from .transport import StreamLimits, Transport, reraise_unexpected
 
 log = logging.getLogger("code_evolver.llm")
@@ -51,6 +53,7 @@ class RoleStatus:
     strategy: str
     requests: int
     endpoints: tuple[EndpointStatus, ...]
+    queued: int = 0  # requests waiting for a free slot
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,12 @@ class ProbeResult:
 StepCallback = Callable[[str], None]
 
 
-def _release(pool: RolePool, claim: list[str]) -> None:
-    if claim:
-        pool.release(claim.pop())
+@dataclass(frozen=True)
+class _Reply:
+    text: str
+    seconds: float
+    first_byte: float | None  # seconds to the first stream line (speed for `fastest`)
+    chunks: int  # stream lines that carried text: about one token each
 
 
 class OllamaClient:
@@ -101,6 +107,7 @@ class OllamaClient:
             endpoints=(Endpoint(self.base_url),),
         )
         self._pools[DEFAULT_ROLE] = RolePool(default_role, self.registry)
+        self.monitor = Monitor(self)
 
     # ------------------------------------------------------------ public API
 
@@ -126,8 +133,13 @@ class OllamaClient:
         on_text: Callable[[str], None] | None = None,
         on_step: StepCallback | None = None,
         cancel: CancelToken | None = None,
+        session: str | None = None,
     ) -> str:
-        """Generate text for `prompt`; returns the whole reply."""
+        """Generate text for `prompt`; returns the whole reply.
+
+        `session` names a piece of work whose requests share a prompt prefix (a fix's attempts
+        and candidates): they stay on the endpoint that served the first while it has a slot.
+        """
         return self.generate_full(
             model,
             prompt,
@@ -137,6 +149,7 @@ class OllamaClient:
             on_text=on_text,
             on_step=on_step,
             cancel=cancel,
+            session=session,
         ).text
 
     def generate_full(
@@ -150,6 +163,7 @@ class OllamaClient:
         on_text: Callable[[str], None] | None = None,
         on_step: StepCallback | None = None,
         cancel: CancelToken | None = None,
+        session: str | None = None,
     ) -> Generation:
         pool = self._pool(model_key)
         role = pool.settings
@@ -160,7 +174,7 @@ class OllamaClient:
                 model_name, prompt, system, self._options(role, options), role.keep_alive
             )
 
-        return self._request(pool, model_name, request, on_text, on_step, cancel)
+        return self._request(pool, model_name, request, on_text, on_step, cancel, session)
 
     def chat(
         self,
@@ -172,6 +186,7 @@ class OllamaClient:
         on_text: Callable[[str], None] | None = None,
         on_step: StepCallback | None = None,
         cancel: CancelToken | None = None,
+        session: str | None = None,
     ) -> str:
         """Chat completion over `messages` ([{"role": ..., "content": ...}]); returns the reply."""
         return self.chat_full(
@@ -182,6 +197,7 @@ class OllamaClient:
             on_text=on_text,
             on_step=on_step,
             cancel=cancel,
+            session=session,
         ).text
 
     def chat_full(
@@ -194,6 +210,7 @@ class OllamaClient:
         on_text: Callable[[str], None] | None = None,
         on_step: StepCallback | None = None,
         cancel: CancelToken | None = None,
+        session: str | None = None,
     ) -> Generation:
         pool = self._pool(model_key)
         role = pool.settings
@@ -204,7 +221,7 @@ class OllamaClient:
                 model_name, messages, self._options(role, options), role.keep_alive
             )
 
-        return self._request(pool, model_name, request, on_text, on_step, cancel)
+        return self._request(pool, model_name, request, on_text, on_step, cancel, session)
 
     def status(self) -> list[RoleStatus]:
         """Every role with the health of each of its endpoints."""
@@ -219,7 +236,8 @@ class OllamaClient:
                     role.model,
                     role.strategy,
                     pool.request_count,
-                    tuple(self.registry.status(e.url, role.model) for e in role.endpoints),
+                    tuple(self.registry.status(e.url, role.model, e) for e in role.endpoints),
+                    pool.queue_length,
                 )
             )
         return out
@@ -259,7 +277,40 @@ class OllamaClient:
             endpoint.url, True, names, None, time.monotonic() - started, dialect.name
         )
 
+    def loaded_models(self, endpoint: Endpoint, timeout: float = 2.0) -> list[str] | None:
+        """Models the server has in memory (`/api/ps`; `/v1/models` where that is all there is),
+        or None when it did not answer."""
+        dialect = DIALECTS[endpoint.api or "ollama"]
+        try:
+            data = self.transport.get_json(
+                endpoint.url, dialect.loaded_path, timeout=timeout, headers=endpoint.headers()
+            )
+            return dialect.model_names(data)
+        except LLMError:
+            return None
+
+    def pools(self) -> list[RolePool]:
+        """The pools of the configured roles (not the role-less calls' one)."""
+        return [pool for name, pool in self._pools.items() if name != DEFAULT_ROLE]
+
+    def routing_summary(self) -> dict[str, int]:
+        """Slots in use, slots, and requests queued over the active roles (the status item)."""
+        in_use = slots = queued = 0
+        seen: set[str] = set()
+        for pool in self.pools():
+            if pool.role == "escalation":
+                continue
+            queued += pool.queue_length
+            for endpoint in pool.endpoints:
+                if endpoint.url in seen:
+                    continue
+                seen.add(endpoint.url)
+                in_use += self.registry.get(endpoint.url).slots_in_use
+                slots += endpoint.max_parallel or 0
+        return {"inUse": in_use, "slots": slots, "queued": queued}
+
     def close(self) -> None:
+        self.monitor.close()
         self.transport.close()
 
     def __enter__(self) -> OllamaClient:
@@ -295,57 +346,44 @@ class OllamaClient:
         on_text: Callable[[str], None] | None,
         on_step: StepCallback | None,
         cancel: CancelToken | None,
-    ) -> Generation:
-        plan = pool.plan(model)
-        claim = [plan[0].url]  # released once the first attempt is counted in flight
-        try:
-            return self._try_in_turn(pool, model, plan, request, on_text, on_step, cancel, claim)
-        finally:
-            _release(pool, claim)
-
-    def _try_in_turn(
-        self,
-        pool: RolePool,
-        model: str,
-        plan: list[Endpoint],
-        request: Callable[[Endpoint], Request],
-        on_text: Callable[[str], None] | None,
-        on_step: StepCallback | None,
-        cancel: CancelToken | None,
-        claim: list[str],
+        session: str | None = None,
     ) -> Generation:
         role = pool.settings
+        if pool.wants_loaded_models:
+            self.monitor.learn_loaded(pool)
         failures: list[LLMError] = []
+        tried: list[str] = []
         started = time.monotonic()
-        for attempt, endpoint in enumerate(plan, start=1):
+        while True:
             if cancel is not None:
                 cancel.raise_if_cancelled()
+            lease = pool.acquire(model, session=session, tried=tried, cancel=cancel)
+            if lease is None:
+                break
+            endpoint = lease.endpoint
+            tried.append(endpoint.url)
             log.info(
                 "Generating with model '%s' at %s... (role %s, attempt %d/%d)",
                 model,
                 endpoint.url,
                 role.role,
-                attempt,
-                len(plan),
+                len(tried),
+                len(role.endpoints),
             )
             if on_step is not None:
                 on_step(f"Generating with {model} at {endpoint.url}")
             try:
-                text, seconds = self._send(
-                    endpoint,
-                    role,
-                    model,
-                    request(endpoint),
-                    on_text,
-                    cancel,
-                    lambda: _release(pool, claim),
-                )
+                reply = self._send(endpoint, role, model, request(endpoint), on_text, cancel)
             except Cancelled:
+                pool.release(lease, served=False)
                 log.info("Request to %s cancelled; connection closed", endpoint.url)
                 raise
             except LLMError as error:
+                pool.release(lease, served=False)
                 failures.append(error)
                 cooldown = self.registry.record_failure(endpoint.url, error, model)
+                if self.registry.get(endpoint.url).probe_clears or error.reason == "model missing":
+                    self.monitor.wake()
                 if not error.retryable:
                     log.warning(
                         "Endpoint %s rejected the request for role %s: %s (not retried elsewhere)",
@@ -354,34 +392,41 @@ class OllamaClient:
                         error.detail,
                     )
                     break
-                nxt = plan[attempt].url if attempt < len(plan) else None
+                more = len(tried) < len(role.endpoints)
                 log.warning(
                     "Endpoint %s failed for role %s: %s; cooling down %.0f s%s",
                     endpoint.url,
                     role.role,
                     error.detail,
                     cooldown,
-                    f"; trying {nxt} next" if nxt else "",
+                    "; trying the next endpoint" if more else "",
                 )
                 continue
-            self.registry.record_success(endpoint.url, seconds)
+            pool.release(lease, served=True)
+            self.registry.record_success(
+                endpoint.url,
+                reply.seconds,
+                first_byte=reply.first_byte,
+                tokens=reply.chunks,
+                model=model,
+            )
             log.info(
                 "Generated %d characters from %s (attempt %d, %.2f s)",
-                len(text),
+                len(reply.text),
                 endpoint.url,
-                attempt,
-                seconds,
+                len(tried),
+                reply.seconds,
             )
             return Generation(
-                text,
+                reply.text,
                 model,
                 role.role,
                 endpoint.url,
-                attempt,
+                len(tried),
                 time.monotonic() - started,
                 tuple(failures),
             )
-        apis = {endpoint.api or role.api for endpoint in plan}
+        apis = {endpoint.api or role.api for endpoint in role.endpoints}
         failed = AllEndpointsFailed(
             role.role, model, failures, "ollama" if "ollama" in apis else apis.pop()
         )
@@ -396,8 +441,7 @@ class OllamaClient:
         request: Request,
         on_text: Callable[[str], None] | None,
         cancel: CancelToken | None,
-        counted: Callable[[], object],
-    ) -> tuple[str, float]:
+    ) -> _Reply:
         limits = StreamLimits(
             role.timeouts, self.config.settings.max_output_chars * BYTES_PER_CHARACTER
         )
@@ -407,8 +451,9 @@ class OllamaClient:
         max_chars = self.config.settings.max_output_chars
         url = endpoint.url
         dialect = self._dialect(endpoint, role)
+        first_byte: float | None = None
+        chunks = 0
         with self.registry.track(url):
-            counted()
             try:
                 lines = self.transport.stream_lines(
                     url,
@@ -425,7 +470,10 @@ class OllamaClient:
                     for chunk in lines:
                         if chunk is None:
                             continue
+                        if first_byte is None:
+                            first_byte = time.monotonic() - started
                         if chunk.text:
+                            chunks += 1
                             pieces.append(chunk.text)
                             size += len(chunk.text)
                             if size > max_chars:
@@ -436,7 +484,8 @@ class OllamaClient:
                             if on_text is not None:
                                 on_text(chunk.text)
                         if chunk.done:
-                            return "".join(pieces), time.monotonic() - started
+                            seconds = time.monotonic() - started
+                            return _Reply("".join(pieces), seconds, first_byte, chunks)
             except HTTPStatusError as error:
                 raise dialect.classify(error, model) from None
             except (LLMError, Cancelled):
