@@ -183,8 +183,11 @@ class HealthRegistry:
             health.last_latency = latency
             if first_byte is not None:
                 self._learn_speed(health, latency, first_byte, tokens or 0)
-            if model and health.loaded is not None:
-                health.loaded.add(model)  # it answered, so the model is in memory now
+            if model and health.loaded is not None and health.is_cold(model):
+                # It answered, so the model is in memory now (named as /api/ps would).
+                health.loaded.add(
+                    model if ":" in model or health.api != "ollama" else f"{model}:latest"
+                )
         if changed:
             self._notify()
 

@@ -85,14 +85,23 @@ class RolePool:
             and len(self.settings.endpoints) > 1
         )
 
-    def restore_turn(self, turn: int) -> None:
-        """Start the rotation at endpoint `turn` (a one-shot command carrying it across runs)."""
+    def rotation(self) -> dict[str, object]:
+        """Where the rotation stands, for a one-shot command to carry across runs."""
         with self.registry.changed:
-            self._next = turn % len(self.settings.endpoints)
+            return {"turn": self._next, "credit": dict(self._credit)}
 
-    @property
-    def turn(self) -> int:
-        return self._next
+    def restore_rotation(self, state: dict[str, object]) -> None:
+        turn, credit = state.get("turn"), state.get("credit")
+        with self.registry.changed:
+            if isinstance(turn, int) and not isinstance(turn, bool):
+                self._next = turn % len(self.settings.endpoints)
+            if isinstance(credit, dict):
+                urls = {e.url for e in self.settings.endpoints}
+                self._credit = {
+                    url: float(value)
+                    for url, value in credit.items()
+                    if url in urls and isinstance(value, (int, float))
+                }
 
     # ------------------------------------------------------------ acquire and release
 
@@ -231,10 +240,11 @@ class RolePool:
             a, b = self._rng.sample(eligible, 2)
             return a if load(a) <= load(b) else b
 
-        def share(e: Endpoint) -> tuple[float, bool, float]:
-            # Busy first; then the one furthest behind its weighted share of the work.
+        def share(e: Endpoint) -> tuple[float, float, bool]:
+            # Busy first; then the one furthest behind its weighted share of the work (the
+            # configured split outranks a cold load, which a served request ends anyway).
             busy, cold_there, _ = load(e)
-            return (busy, cold_there, self._served.get(e.url, 0) / e.weight)
+            return (busy, self._served.get(e.url, 0) / e.weight, cold_there)
 
         return min(eligible, key=share)
 
