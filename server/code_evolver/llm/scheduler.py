@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import OrderedDict, deque
@@ -267,12 +268,15 @@ class RolePool:
 
         def eta(e: Endpoint) -> float:
             health = self.registry.get(e.url)
-            service = health.service_time() or 0.0
+            measured = health.service_time()
+            service = measured or 0.0
             if cold and health.is_cold(model):
                 service += COLD_LOAD_GUESS
             limit = e.max_parallel
             if limit is None or health.slots_in_use < limit:
                 return service
+            if measured is None:
+                return math.inf  # full and never measured: nothing says waiting pays
             # This request is first in line: it starts when one of `limit` slots frees.
             return service + service * (health.slots_in_use - limit + 1) / limit
 
