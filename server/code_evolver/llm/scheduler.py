@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections import OrderedDict, deque
@@ -21,6 +20,7 @@ CANCEL_POLL = 0.1
 # What `fastest` expects a model load to cost on a server that does not have it in memory:
 # Ollama loading a 7B model from disk takes seconds to tens of seconds, more on CPU boxes.
 COLD_LOAD_GUESS = 20.0
+UNMEASURED_GUESS = COLD_LOAD_GUESS / 2
 
 
 class _Wait:
@@ -276,7 +276,9 @@ class RolePool:
             if limit is None or health.slots_in_use < limit:
                 return service
             if measured is None:
-                return math.inf  # full and never measured: nothing says waiting pays
+                # Full and never measured: assume it beats a cold load but not a server
+                # whose speed is known (its first reply will tell).
+                return UNMEASURED_GUESS
             # This request is first in line: it starts when one of `limit` slots frees.
             return service + service * (health.slots_in_use - limit + 1) / limit
 
