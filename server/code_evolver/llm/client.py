@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -15,15 +14,13 @@ from ..config import ConfigManager, Endpoint, RoleSettings
 from .dialects import DIALECTS, OllamaDialect, Request
 from .errors import (
     AllEndpointsFailed,
-    HTTPStatusError,
     LLMError,
-    OutputTooLarge,
-    StreamError,
 )
+from .exchange import send_once
 from .monitor import Monitor
 from .pool import EndpointStatus, HealthRegistry
 from .scheduler import RolePool
-from .transport import StreamLimits, Transport, reraise_unexpected
+from .transport import StreamLimits, Transport
 
 log = logging.getLogger("code_evolver.llm")
 
@@ -70,14 +67,6 @@ class ProbeResult:
 
 # Called with a short step description whenever the client starts on an endpoint.
 StepCallback = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class _Reply:
-    text: str
-    seconds: float
-    first_byte: float | None  # seconds to the first stream line (speed for `fastest`)
-    chunks: int  # stream lines that carried text: about one token each
 
 
 class OllamaClient:
@@ -349,6 +338,7 @@ class OllamaClient:
         session: str | None = None,
     ) -> Generation:
         role = pool.settings
+        max_chars = self.config.settings.max_output_chars
         if pool.wants_loaded_models:
             self.monitor.learn_loaded(pool)
         failures: list[LLMError] = []
@@ -373,7 +363,17 @@ class OllamaClient:
             if on_step is not None:
                 on_step(f"Generating with {model} at {endpoint.url}")
             try:
-                reply = self._send(endpoint, role, model, request(endpoint), on_text, cancel)
+                reply = send_once(
+                    self.transport,
+                    self.registry,
+                    endpoint,
+                    self._dialect(endpoint, role),
+                    StreamLimits(role.timeouts, max_chars * BYTES_PER_CHARACTER),
+                    max_chars,
+                    (model, request(endpoint)),
+                    on_text,
+                    cancel,
+                )
             except Cancelled:
                 pool.release(lease, served=False)
                 log.info("Request to %s cancelled; connection closed", endpoint.url)
@@ -432,66 +432,3 @@ class OllamaClient:
         )
         log.error("%s", failed)
         raise failed
-
-    def _send(
-        self,
-        endpoint: Endpoint,
-        role: RoleSettings,
-        model: str,
-        request: Request,
-        on_text: Callable[[str], None] | None,
-        cancel: CancelToken | None,
-    ) -> _Reply:
-        limits = StreamLimits(
-            role.timeouts, self.config.settings.max_output_chars * BYTES_PER_CHARACTER
-        )
-        started = time.monotonic()
-        pieces: list[str] = []
-        size = 0
-        max_chars = self.config.settings.max_output_chars
-        url = endpoint.url
-        dialect = self._dialect(endpoint, role)
-        first_byte: float | None = None
-        chunks = 0
-        with self.registry.track(url):
-            try:
-                lines = self.transport.stream_lines(
-                    url,
-                    request.path,
-                    request.body,
-                    headers=endpoint.headers(),
-                    limits=limits,
-                    cancel=cancel,
-                    line_parser=lambda raw: dialect.parse(raw, url),
-                )
-                # Closed on every way out, so an early exit (the character cap, a failing
-                # on_text) closes the connection now instead of at garbage collection.
-                with contextlib.closing(lines):
-                    for chunk in lines:
-                        if chunk is None:
-                            continue
-                        if first_byte is None:
-                            first_byte = time.monotonic() - started
-                        if chunk.text:
-                            chunks += 1
-                            pieces.append(chunk.text)
-                            size += len(chunk.text)
-                            if size > max_chars:
-                                raise OutputTooLarge(
-                                    f"the reply passed {max_chars} characters (max_output_chars)",
-                                    endpoint=url,
-                                )
-                            if on_text is not None:
-                                on_text(chunk.text)
-                        if chunk.done:
-                            seconds = time.monotonic() - started
-                            return _Reply("".join(pieces), seconds, first_byte, chunks)
-            except HTTPStatusError as error:
-                raise dialect.classify(error, model) from None
-            except (LLMError, Cancelled):
-                raise
-            except Exception as exc:  # a transport surprise must still fail over, not crash
-                raise reraise_unexpected(exc, url) from exc
-        raise StreamError(
-            "the stream ended before the reply was complete (no done line)", endpoint=url
-        )
