@@ -303,3 +303,31 @@ def fake_factory_endpoint(fake: FakeOllama):
     from code_evolver.config import Endpoint
 
     return Endpoint(fake.url)
+
+
+def test_doctor_shows_slots_and_loaded_models(fake_factory: Factory, write_config):
+    a, b = fake_factory(), fake_factory()
+    a.loaded = ["codellama"]
+    config = role_config({"overseer": [a.url], "evaluator": [a.url]})
+    config["ollama"]["models"]["generator"].update(strategy="fastest", endpoints=[
+        {"url": a.url, "max_parallel": 2, "priority": 0},
+        {"url": b.url, "max_parallel": 1, "priority": 1},
+    ])
+    proc = subprocess.run(
+        [sys.executable, "-m", "code_evolver", "doctor", "--config", str(write_config(config))],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"ok    {a.url}; tier 0, slots 0/2, loaded: codellama:latest" in proc.stdout
+    assert f"ok    {b.url}; tier 1, slots 0/1, loaded: none" in proc.stdout
+    assert not any(r.path in ("/api/generate", "/api/chat") for r in a.requests + b.requests)
+
+
+def test_routing_keys_are_inherited_from_the_ollama_section(write_config):
+    config = role_config({}, queue_timeout=5, probe_interval=1, prefer_loaded=False)
+    config["ollama"]["models"]["overseer"]["queue_timeout"] = 9
+    settings = ConfigManager(write_config(config)).settings
+    assert settings.roles["generator"].routing.queue_timeout == 5
+    assert settings.roles["generator"].routing.probe_interval == 1
+    assert settings.roles["generator"].routing.prefer_loaded is False
+    assert settings.roles["overseer"].routing.queue_timeout == 9
