@@ -70,7 +70,8 @@ StepCallback = Callable[[str], None]
 
 
 class OllamaClient:
-    """Round-robin (or least-busy) client over each role's Ollama endpoints."""
+    """Client over each role's endpoints: round_robin, least_busy or fastest within priority
+    tiers, slots per endpoint, session affinity, failover."""
 
     def __init__(
         self,
@@ -353,12 +354,13 @@ class OllamaClient:
             endpoint = lease.endpoint
             tried.append(endpoint.url)
             log.info(
-                "Generating with model '%s' at %s... (role %s, attempt %d/%d)",
+                "Generating with model '%s' at %s... (role %s, attempt %d/%d%s)",
                 model,
                 endpoint.url,
                 role.role,
                 len(tried),
                 len(role.endpoints),
+                f", waited {lease.waited:.2f} s for a slot" if lease.waited >= 0.01 else "",
             )
             if on_step is not None:
                 on_step(f"Generating with {model} at {endpoint.url}")

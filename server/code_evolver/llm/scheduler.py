@@ -169,10 +169,6 @@ class RolePool:
         """Slots of the role's endpoints (an unlimited endpoint counts one)."""
         return sum(e.max_parallel or 1 for e in self.settings.endpoints)
 
-    def session_endpoint(self, session: str) -> str | None:
-        with self.registry.changed:
-            return self._sessions.get(session)
-
     # ------------------------------------------------------------ the pick
 
     def _free(self, endpoint: Endpoint) -> bool:
