@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from code_evolver import ConfigManager, OllamaClient
+from code_evolver import Cancelled, CancelToken, ConfigManager, OllamaClient
 from code_evolver.config import ConfigError
 from code_evolver.llm import rotation
 from code_evolver.llm.errors import QueueTimeout
@@ -331,3 +331,56 @@ def test_routing_keys_are_inherited_from_the_ollama_section(write_config):
     assert settings.roles["generator"].routing.probe_interval == 1
     assert settings.roles["generator"].routing.prefer_loaded is False
     assert settings.roles["overseer"].routing.queue_timeout == 9
+
+
+def test_cancelling_a_queued_request_sends_nothing_and_frees_its_place(
+    fake_factory: Factory, write_config
+):
+    only = fake_factory()
+    only.fail("hang", times=1)
+    client = routed_client(write_config, [{"url": only.url, "max_parallel": 1}])
+    holder = in_background(client, "holder")
+    assert only.wait_for(lambda: only.generate_count == 1)
+    token = CancelToken()
+    outcome: list[BaseException] = []
+
+    def queued() -> None:
+        try:
+            client.generate(prompt="queued", model_key="generator", cancel=token)
+        except BaseException as exc:  # kept for the assertions below
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=queued, daemon=True)
+    waiter.start()
+    assert only.wait_for(lambda: generator(client).queued == 1)
+    token.cancel()
+    waiter.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], Cancelled)
+    assert generator(client).queued == 0
+    only.fail(None)
+    holder.join(10)
+    assert client.generate_full(prompt="after", model_key="generator").endpoint == only.url
+    prompts = [r.body["prompt"] for r in only.requests if r.path == "/api/generate"]
+    assert prompts == ["holder", "after"]
+    assert generator(client).endpoints[0].slots_in_use == 0
+
+
+def test_the_background_thread_ends_when_nothing_is_left_to_check(
+    fake_factory: Factory, write_config
+):
+    flaky, steady = fake_factory(), fake_factory()
+    config = role_config({"generator": [flaky.url, steady.url]},
+                         cooldown={"base": 600, "max": 600}, probe_interval=0.1)
+    client = OllamaClient(config_manager=ConfigManager(write_config(config)))
+
+    def monitors() -> int:
+        return sum(1 for t in threading.enumerate() if t.name == "code-evolver-monitor")
+
+    before = monitors()
+    flaky.fail("refuse")
+    client.generate(prompt="x", model_key="generator")
+    assert flaky.wait_for(lambda: monitors() == before + 1, timeout=5)
+    flaky.fail(None)
+    assert flaky.wait_for(lambda: monitors() == before, timeout=20)
+    assert generator(client).endpoints[0].state == "ok"
+    client.close()
