@@ -27,6 +27,7 @@ from samples import BUGGY
 
 pytestmark = pytest.mark.real_model
 
+KEY_ENV = "CODE_EVOLVER_TEST_LITELLM_KEY"
 # A long shared prefix, as the attempts of one fix share the program and its traceback.
 PREFIX_LINES = 60
 
@@ -92,8 +93,9 @@ def _free_port() -> int:
 def _proxy_missing() -> str | None:
     if shutil.which("litellm") is None and not Path(sys.executable).with_name("litellm").exists():
         return "the litellm command"
-    # Looked up, not imported: importing litellm fetches a price list from the network.
-    for module in ("litellm.proxy", "fastapi", "uvicorn", "websockets", "apscheduler"):
+    # Finding litellm.proxy imports litellm, which fetches a price list unless told not to.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    for module in ("litellm.proxy", "fastapi", "uvicorn", "uvloop", "websockets", "apscheduler"):
         try:
             found = importlib.util.find_spec(module) is not None
         except ImportError:
@@ -104,7 +106,7 @@ def _proxy_missing() -> str | None:
 
 
 @pytest.fixture
-def litellm_proxy(real_servers, tmp_path: Path) -> Iterator[str]:
+def litellm_proxy(real_servers, tmp_path: Path, monkeypatch) -> Iterator[str]:
     """LiteLLM's proxy on loopback in front of both llama.cpp servers; yields its URL."""
     missing = _proxy_missing()
     if missing:
@@ -122,12 +124,21 @@ def litellm_proxy(real_servers, tmp_path: Path) -> Iterator[str]:
             for url in real_servers.urls
         ],
         "router_settings": {"routing_strategy": "least-busy"},
+        "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"},
     }
     path = tmp_path / "litellm.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     port = _free_port()
     command = shutil.which("litellm") or str(Path(sys.executable).with_name("litellm"))
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "NO_PROXY": "127.0.0.1"}
+    # The proxy refuses to start without a master key; Code Evolver sends it via key_env.
+    key = f"sk-{uuid.uuid4().hex}"
+    monkeypatch.setenv(KEY_ENV, key)
+    env = {
+        **os.environ,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_MASTER_KEY": key,
+        "NO_PROXY": "127.0.0.1",
+    }
     log = (tmp_path / "litellm.log").open("wb")
     proc = subprocess.Popen(
         [command, "--config", str(path), "--host", "127.0.0.1", "--port", str(port)],
@@ -137,8 +148,11 @@ def litellm_proxy(real_servers, tmp_path: Path) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 120
         while True:
+            ask = urllib.request.Request(
+                f"{url}/v1/models", headers={"Authorization": f"Bearer {key}"}
+            )
             try:
-                with urllib.request.urlopen(f"{url}/v1/models", timeout=2) as reply:
+                with urllib.request.urlopen(ask, timeout=2) as reply:
                     if reply.status == 200:
                         break
             except OSError:
@@ -169,7 +183,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.real_model
 def test_generate_and_fix_through_the_litellm_proxy(litellm_proxy, real_config, tmp_path):
-    config = real_config([{"url": litellm_proxy, "max_parallel": 2}])
+    config = real_config([{"url": litellm_proxy, "max_parallel": 2, "key_env": KEY_ENV}])
     client = OllamaClient(config_manager=ConfigManager(config))
     reply = client.generate_full(prompt="Write add(a, b) in Python.", model_key="generator",
                                  options={"num_predict": 48})
