@@ -24,6 +24,7 @@ BENCHMARKS = (
     "scaling",
     "uneven",
     "failover",
+    "routing",
     "server_load",
     "isolation",
 )

@@ -86,10 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _status(client)
             if args.command == "doctor":
                 return _doctor(client, config)
-            if args.command == "generate":
-                return _generate(client, config, args.request)
-            if args.command == "fix":
-                return _fix(client, config, args.file, args.write, args.max_attempts)
+            if args.command in ("generate", "fix"):
+                return _one_shot(client, config, args)
     except AllEndpointsFailed as exc:
         print(f"code-evolver: {exc}", file=sys.stderr)
         return 1
@@ -128,6 +126,19 @@ def _doctor(client: OllamaClient, config: ConfigManager) -> int:
     ok = roles_ready(findings)
     print("All roles are ready." if ok else "Some roles cannot work yet: apply the fixes above.")
     return 0 if ok else 1
+
+
+def _one_shot(client: OllamaClient, config: ConfigManager, args: argparse.Namespace) -> int:
+    from .llm import rotation
+
+    # Each run is a fresh process: carry the rotation over so a loop of runs spreads its load.
+    rotation.restore(client)
+    try:
+        if args.command == "generate":
+            return _generate(client, config, args.request)
+        return _fix(client, config, args.file, args.write, args.max_attempts)
+    finally:
+        rotation.save(client)
 
 
 def _generate(client: OllamaClient, config: ConfigManager, request: str) -> int:
