@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +77,9 @@ class FixSession(ModelSession):
         self._attempts: list[FailedAttempt] = []
         self._endpoints: list[str] = []
         self._last_problem = ""
+        # The attempts of one fix share a long prompt prefix: kept on the endpoint that cached
+        # it while that one has a free slot (the client's session affinity).
+        self._session = f"fix-{uuid.uuid4().hex}"
 
     def _not_run(self) -> str:
         """Why the file is not run, or "" when it is."""
@@ -208,6 +212,7 @@ class FixSession(ModelSession):
             samplings(count, base, self._rng),
             cancel=self.cancel,
             on_step=self.on_step,
+            session=self._session,
         ) as replies:
             for reply in replies:
                 if reply.generation is None:

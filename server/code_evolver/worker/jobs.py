@@ -96,4 +96,9 @@ def perform(
 def status_payload(client: OllamaClient) -> dict[str, Any]:
     """What the editor's status item shows: usable endpoints of all, and the full table."""
     healthy, total = client.health_summary()
-    return {"healthy": healthy, "total": total, "text": render_status(client.status())}
+    return {
+        "healthy": healthy,
+        "total": total,
+        "text": render_status(client.status()),
+        **client.routing_summary(),
+    }
