@@ -23,6 +23,7 @@ from .. import __version__
 from . import handlers
 from .actions import FIX, GENERATE, KINDS, STATUS, TESTS
 from .state import ServerState
+from .tcp import serve_tcp
 from .wire import CoalescingWriter, settle_heap, warm_up
 
 
@@ -254,7 +255,9 @@ def serve(config_path: str | None = None, tcp: str | None = None) -> int:
             if not port.isdigit():
                 print(f"code-evolver: --tcp wants HOST:PORT, got {tcp!r}", file=sys.stderr)
                 return 2
-            server.start_tcp(host or "127.0.0.1", int(port))
+            serve_tcp(
+                host or "127.0.0.1", int(port), lambda: build_server(config_path), _LspLogHandler
+            )
         else:
             _serve_stdio(server)
     finally:
