@@ -63,11 +63,11 @@ def children(pid: int) -> list[dict[str, Any]]:
 
 
 def worker_of(pid: int) -> int | None:
-    """The language server's worker process (python -m code_evolver.jobs.worker), if any."""
+    """The language server's worker process (python -m code_evolver.worker.process), if any."""
     for child in children(pid):
         try:
             with open(f"/proc/{child['pid']}/cmdline", "rb") as handle:
-                if b"code_evolver.jobs.worker" in handle.read():
+                if b"code_evolver.worker.process" in handle.read():
                     return int(child["pid"])
         except OSError:
             continue

@@ -32,9 +32,9 @@ def children_of(pid: int) -> list[int]:
 
 
 def worker_of(pid: int) -> int | None:
-    """The language server's worker process (code_evolver.jobs.worker), if it runs."""
+    """The language server's worker process (code_evolver.worker.process), if it runs."""
     for child in children_of(pid):
         with contextlib.suppress(OSError), open(f"/proc/{child}/cmdline", "rb") as handle:
-            if b"code_evolver.jobs.worker" in handle.read():
+            if b"code_evolver.worker.process" in handle.read():
                 return child
     return None

@@ -1,6 +1,6 @@
 """The editor vanishing mid-work: the server exits cleanly and its children die with it.
 
-The language server runs work in a worker process (code_evolver.jobs.worker); the user's
+The language server runs work in a worker process (code_evolver.worker.process); the user's
 program is the worker's child. However the server ends, neither may outlive it.
 """
 

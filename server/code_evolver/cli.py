@@ -155,7 +155,7 @@ def _generate(client: OllamaClient, request: str) -> int:
 def _fix(
     client: OllamaClient, config: ConfigManager, file: str, write: bool, max_attempts: int | None
 ) -> int:
-    from .pipeline.fix_file import fix_file_cli
+    from .fix_command import fix_file_cli
 
     return fix_file_cli(client, config, file, write=write, max_attempts=max_attempts)
 

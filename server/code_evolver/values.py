@@ -7,11 +7,15 @@ pipe (and the pipeline's pure functions) can share them without importing each o
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from .pipeline.checker import Check
+
+# Reports one step of long work ("Attempt 2/3: verifying") to whoever shows progress.
+Step = Callable[[str], None]
 
 
 @dataclass(frozen=True)

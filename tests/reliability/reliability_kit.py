@@ -183,6 +183,6 @@ def send_raw(editor: Editor, msg_id: str, method: str, params: Any) -> asyncio.F
 
 def job_pool_size() -> int:
     """How many job threads the server's worker process may start."""
-    from code_evolver.jobs.worker import JOB_THREADS
+    from code_evolver.worker.process import JOB_THREADS
 
     return JOB_THREADS

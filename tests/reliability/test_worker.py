@@ -1,7 +1,7 @@
 """The worker process: all work runs there, and its death costs one answer.
 
 The language server keeps the editor's conversation on one thread and hands every fix,
-generation and run to `python -m code_evolver.jobs.worker`. These tests watch both processes
+generation and run to `python -m code_evolver.worker.process`. These tests watch both processes
 from /proc while real fixes run against a fake Ollama. (That the worker never outlives the
 server is in tests/test_lsp_lifecycle.py.)
 """
@@ -148,7 +148,7 @@ async def test_modules_in_the_users_project_do_not_replace_the_workers(
 # the flag file exists: the worker then dies importing yaml, as in an environment without it.
 _BREAK_THE_WORKER = """\
 import os, sys
-if "code_evolver.jobs.worker" in getattr(sys, "orig_argv", ()) and os.path.exists({flag!r}):
+if "code_evolver.worker.process" in getattr(sys, "orig_argv", ()) and os.path.exists({flag!r}):
     sys.modules["yaml"] = None
 """
 
@@ -173,7 +173,7 @@ async def test_a_worker_that_cannot_start_says_why_and_is_retried_after_a_pause(
         assert first["applied"] is False
         message = first["message"]
         assert "could not start" in message and "yaml" in message, message
-        assert "-m code_evolver.jobs.worker" in message and "try again in" in message, message
+        assert "-m code_evolver.worker.process" in message and "try again in" in message, message
         assert any("worker: ModuleNotFoundError" in m and "yaml" in m for m in logs(editor))
         shown = await editor.command("codeEvolver.showStatus")  # what the status bar shows
         assert "could not start" in shown.get("problem", ""), shown

@@ -13,10 +13,10 @@ from typing import Any
 
 from ..cancel import CancelToken
 from ..config import ConfigError, ConfigManager
-from ..jobs.host import JobHost
 from ..pipeline.extract import split_lines
 from ..pipeline.stubs import stub_near
 from ..values import Stub
+from ..worker.host import JobHost
 
 log = logging.getLogger("code_evolver.lsp")
 

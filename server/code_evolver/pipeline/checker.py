@@ -9,14 +9,12 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from ..cancel import CancelToken
 from ..config import Settings
-from ..llm import OllamaClient
 from ..values import Target
 from .runner import RunResult, command_for, find_test_file, run_and_capture
 from .tracebacks import RunError, error_summary, parse_python_error
@@ -258,36 +256,6 @@ class Checker:
         # Cut output may have lost names: then only the count speaks.
         names = frozenset() if result.truncated else frozenset(_PASSED.findall(result.stdout))
         return result, counts.get("passed", 0), failed, names
-
-
-_Job = TypeVar("_Job", bound="ModelJob")
-
-
-class ModelJob:
-    """One request's work with the model: the client, settings, a checker and its scratch files."""
-
-    def __init__(
-        self,
-        client: OllamaClient,
-        settings: Settings,
-        target: Target,
-        *,
-        trusted: bool = True,
-        cancel: CancelToken | None = None,
-        on_step: Callable[[str], None] | None = None,
-    ) -> None:
-        self.client = client
-        self.settings = settings
-        self.target = target
-        self.cancel = cancel
-        self.on_step = on_step or (lambda _msg: None)
-        self.checker = Checker(target, settings, trusted=trusted, cancel=cancel)
-
-    def __enter__(self: _Job) -> _Job:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.checker.close()
 
 
 def read_text(path: str) -> str | None:

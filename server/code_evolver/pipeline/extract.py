@@ -166,7 +166,7 @@ def _info_language(info: str) -> str:
 
 def _pick_block(candidates: list[str], names: list[str], is_python: bool) -> str:
     if names:
-        defining = [c for c in candidates if any(_defines(c, name) for name in names)]
+        defining = [c for c in candidates if any(_has_definition_line(c, name) for name in names)]
         if defining:
             candidates = defining
     if is_python:
@@ -176,7 +176,7 @@ def _pick_block(candidates: list[str], names: list[str], is_python: bool) -> str
     return max(candidates, key=lambda c: len(c.strip()))
 
 
-def _defines(code: str, name: str) -> bool:
+def _has_definition_line(code: str, name: str) -> bool:
     return any(m["name"] == name for m in _DEF_NAME.finditer(code))
 
 

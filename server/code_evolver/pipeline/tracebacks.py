@@ -102,69 +102,87 @@ def error_summary(stderr: str, limit: int = 200) -> str:
 
 def _scan(text: str) -> tuple[list[_Frame], list[_Event]]:
     """Frames and error events in order; pytest's summary lines count only if nothing else does."""
-    frames: list[_Frame] = []
-    events: list[_Event] = []
-    summaries: list[_Event] = []
-    lines = text.splitlines()
-    # A traceback with no exception line after it was cut short; it is still an error.
-    in_traceback = in_group = saw_traceback = False
-    e_lines: list[str] = []
-    e_start = -1
+    return _Scanner(text).scan()
 
-    def close_e_group(index: int) -> None:
-        nonlocal e_lines
-        if e_lines:
-            events.append(_Event(e_start, index - 1, _pytest_message(e_lines)))
-            e_lines = []
 
-    for index, raw in enumerate(lines):
+class _Scanner:
+    """One pass over a run's output, line by line, collecting frames and error events."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.frames: list[_Frame] = []
+        self.events: list[_Event] = []
+        self.summaries: list[_Event] = []
+        # A traceback with no exception line after it was cut short; it is still an error.
+        self.in_traceback = self.in_group = self.saw_traceback = False
+        self.e_lines: list[str] = []
+        self.e_start = -1
+
+    def scan(self) -> tuple[list[_Frame], list[_Event]]:
+        for index, raw in enumerate(self.lines):
+            self._line(index, raw)
+        self._close_e_group(len(self.lines))
+        events = self.events
+        if not events and self.summaries:
+            events = self.summaries
+        if not events and self.saw_traceback:
+            filled = [line.strip() for line in self.lines if line.strip()]
+            events = [_Event(0, len(self.lines), filled[-1])]
+        return self.frames, events
+
+    def _close_e_group(self, index: int) -> None:
+        if self.e_lines:
+            self.events.append(_Event(self.e_start, index - 1, _pytest_message(self.e_lines)))
+            self.e_lines = []
+
+    def _line(self, index: int, raw: str) -> None:
         if "Exception Group Traceback" in raw:
-            in_group = True
-        line = _GROUP_PREFIX.sub("", raw) if in_group else raw
+            self.in_group = True
+        line = _GROUP_PREFIX.sub("", raw) if self.in_group else raw
         e_line = _PYTEST_E.match(line)
         if e_line is not None:
-            if not e_lines:
-                e_start = index
-            e_lines.append(e_line["text"] or "")
+            if not self.e_lines:
+                self.e_start = index
+            self.e_lines.append(e_line["text"] or "")
         else:
-            close_e_group(index)
+            self._close_e_group(index)
         if _TRACEBACK.match(line):
-            in_traceback = saw_traceback = True
-            continue
+            self.in_traceback = self.saw_traceback = True
+            return
         python_frame = _PYTHON_FRAME.match(line)
         if python_frame is not None:
-            frames.append(_Frame(index, python_frame["path"], int(python_frame["line"])))
-            in_traceback = e_line is None
-            saw_traceback = True
-            continue
-        if e_line is not None:
-            continue
-        pytest_frame = _PYTEST_FRAME.match(line)
-        if pytest_frame is not None and not _WARNING.match(pytest_frame["rest"] or ""):
-            frames.append(_Frame(index, pytest_frame["path"], int(pytest_frame["line"])))
-            rest = (pytest_frame["rest"] or "").strip()
-            # `mod.py:2: ZeroDivisionError` is where the E lines just above it happened.
-            named = _EXCEPTION.fullmatch(rest) is not None and ":" not in rest
-            if events and named and _follows(lines, events[-1], index):
-                events[-1].end = index
-                if events[-1].message.startswith("assert ") and rest == "AssertionError":
-                    events[-1].message = f"AssertionError: {events[-1].message}"
-            continue
+            self.frames.append(_Frame(index, python_frame["path"], int(python_frame["line"])))
+            self.in_traceback = e_line is None
+            self.saw_traceback = True
+            return
+        if e_line is not None or self._pytest_frame(index, line):
+            return
         summary = _SUMMARY.match(line)
         if summary is not None:
-            summaries.append(_Event(index, index, summary["message"] or line.strip()))
-            continue
+            self.summaries.append(_Event(index, index, summary["message"] or line.strip()))
+            return
         exception = _EXCEPTION.match(line)
-        if exception is not None and (in_traceback or _EXCEPTION_NAME.search(exception["name"])):
-            events.append(_Event(index, index, line.strip()))
-            in_traceback = False
-    close_e_group(len(lines))
-    if not events and summaries:
-        events = summaries
-    if not events and saw_traceback:
-        filled = [line.strip() for line in lines if line.strip()]
-        events = [_Event(0, len(lines), filled[-1])]
-    return frames, events
+        if exception is not None and (
+            self.in_traceback or _EXCEPTION_NAME.search(exception["name"])
+        ):
+            self.events.append(_Event(index, index, line.strip()))
+            self.in_traceback = False
+
+    def _pytest_frame(self, index: int, line: str) -> bool:
+        """A pytest `path:line: rest` frame; True when the line was one."""
+        pytest_frame = _PYTEST_FRAME.match(line)
+        if pytest_frame is None or _WARNING.match(pytest_frame["rest"] or ""):
+            return False
+        self.frames.append(_Frame(index, pytest_frame["path"], int(pytest_frame["line"])))
+        rest = (pytest_frame["rest"] or "").strip()
+        # `mod.py:2: ZeroDivisionError` is where the E lines just above it happened.
+        named = _EXCEPTION.fullmatch(rest) is not None and ":" not in rest
+        events = self.events
+        if events and named and _follows(self.lines, events[-1], index):
+            events[-1].end = index
+            if events[-1].message.startswith("assert ") and rest == "AssertionError":
+                events[-1].message = f"AssertionError: {events[-1].message}"
+        return True
 
 
 def _follows(lines: list[str], event: _Event, index: int) -> bool:

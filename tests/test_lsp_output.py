@@ -8,8 +8,9 @@ import json
 
 from lsprotocol import types
 
+from code_evolver.lsp.output import CoalescingWriter
 from code_evolver.lsp.server import build_server
-from code_evolver.lsp.wire import CoalescingWriter, warm_up
+from code_evolver.lsp.warm_up import warm_up
 
 
 class _Stdout(io.BytesIO):

@@ -1,4 +1,4 @@
-"""Work-done progress from worker threads, and cancellation from the editor."""
+"""What the user sees while work runs: a progress bar (cancellable) and one message at the end."""
 
 from __future__ import annotations
 
@@ -10,8 +10,17 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from ..cancel import CancelToken
+from .pygls_patches import forget_progress_token, on_progress_cancelled
 
 log = logging.getLogger("code_evolver.lsp")
+
+
+def tell(
+    server: LanguageServer, level: types.MessageType, sentence: str, detail: str | None = None
+) -> None:
+    """Show one sentence to the user and log it, with details when there are some."""
+    server.window_show_message(types.ShowMessageParams(type=level, message=sentence))
+    server.window_log_message(types.LogMessageParams(type=level, message=detail or sentence))
 
 
 class Progress:
@@ -42,9 +51,7 @@ class Progress:
                 types.WorkDoneProgressBegin(title=self.title, cancellable=True, message="Starting"),
             )
             self._open = True
-            future = self.server.work_done_progress.tokens.get(self.token)
-            if future is not None:
-                future.add_done_callback(lambda f: self.cancel.cancel() if f.cancelled() else None)
+            on_progress_cancelled(self.server, self.token, self.cancel.cancel)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -54,7 +61,7 @@ class Progress:
                 self.token,
                 types.WorkDoneProgressEnd(message="Cancelled" if self.cancel.cancelled else "Done"),
             )
-            self.server.work_done_progress.tokens.pop(self.token, None)
+            forget_progress_token(self.server, self.token)
 
     def step(self, message: str) -> None:
         """Report a step; thread-safe."""

@@ -1,55 +1,17 @@
-"""How the server's messages leave it: coalesced writes, and converters built before first use."""
+"""Start-up work that keeps the first fix from pausing the event loop: converters and the heap."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import json
-from typing import Any, BinaryIO
+from typing import Any
 
 from lsprotocol import types
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCResponseMessage
 
-from .actions import STATUS_NOTIFICATION
-
-
-class CoalescingWriter:
-    """pygls' writer, but the messages written in one turn of the event loop leave in one
-    write() system call. A burst of progress and log messages (twenty fixes starting at once)
-    then costs a few writes instead of a hundred. Answers to the editor's requests do not wait
-    for the turn to end: the protocol calls flush() after each one. Call it from the loop's
-    thread only (the language server has no other)."""
-
-    def __init__(self, stdout: BinaryIO, loop: asyncio.AbstractEventLoop) -> None:
-        self._stdout = stdout
-        self._loop = loop
-        self._pending: list[bytes] = []
-        self._broken = False
-
-    def write(self, data: bytes) -> None:
-        if self._broken:
-            raise BrokenPipeError("the editor closed the connection")
-        if not self._pending:
-            self._loop.call_soon(self.flush)
-        self._pending.append(data)
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        data = b"".join(self._pending)
-        self._pending.clear()
-        try:
-            self._stdout.write(data)
-            self._stdout.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            self._broken = True  # the editor is gone; stdin's end stops the server
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.flush()
-        self._stdout.close()
+from ..features.endpoint_status import NOTIFICATION as STATUS_NOTIFICATION
 
 
 def warm_up(protocol: LanguageServerProtocol) -> None:
@@ -178,4 +140,3 @@ def settle_heap() -> None:
     is instant; a collection first would itself pause the loop for those 20 ms.
     """
     gc.freeze()
-

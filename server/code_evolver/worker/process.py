@@ -6,7 +6,7 @@ Frames (jobs/wire.py) arrive on stdin and answers leave on the original stdout; 
 that writes to stdout lands on stderr instead. When stdin closes (the language server ended,
 however it ended) every job is cancelled, its children killed, and the process exits.
 
-    python -m code_evolver.jobs.worker
+    python -m code_evolver.worker.process
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from typing import Any, BinaryIO
 from ..cancel import CancelToken
 from ..config import ConfigError, ConfigManager
 from ..llm import OllamaClient
-from .tasks import Job, explain, perform, status_payload
-from .wire import encode, read_frame
+from .failures import failure_of
+from .framing import encode, read_frame
+from .jobs import Job, perform, status_payload
 
 # Jobs mostly wait on models and runs: enough threads that fixes queue at the models, not here.
 JOB_THREADS = 32
@@ -109,14 +110,14 @@ class Worker:
                 perform(job, client, settings, trusted=trusted, cancel=token, step=step),
             )
         except BaseException as error:  # every job ends with an answer
-            reply = ("failed", number, explain(error))
+            reply = ("failed", number, failure_of(error))
         finally:
             with self._lock:
                 self.tokens.pop(number, None)
         try:
             self.send(reply)
         except Exception as error:  # an outcome that cannot be pickled still gets an answer
-            self.send(("failed", number, explain(error)))
+            self.send(("failed", number, failure_of(error)))
 
     def _send_health(self) -> None:
         while not self._closing:

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..cancel import CancelToken
-from .tasks import Failure, Job, Result
-from .wire import FrameBuffer, encode
+from ..values import Step
+from .failures import Failure
+from .framing import FrameBuffer, encode
+from .jobs import Job, Result
 
 log = logging.getLogger("code_evolver.lsp")
 
@@ -32,7 +34,6 @@ START_RETRY_FIRST = 5.0
 START_RETRY_MAX = 60.0
 _STDERR_LINE_MAX = 8192
 
-Step = Callable[[str], None]
 HealthListener = Callable[[dict[str, Any]], None]
 
 
@@ -207,7 +208,7 @@ class JobHost:
         )
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "code_evolver.jobs.worker"],
+                [sys.executable, "-m", "code_evolver.worker.process"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -220,7 +221,7 @@ class JobHost:
         except OSError as error:
             raise WorkerGone(
                 f"Could not start the Code Evolver worker ({sys.executable} -m "
-                f"code_evolver.jobs.worker): {error}. Check that the Python running the server "
+                f"code_evolver.worker.process): {error}. Check that the Python running the server "
                 "can still run it."
             ) from None
         assert process.stdin is not None and process.stdout is not None
@@ -332,7 +333,7 @@ class JobHost:
         self._retry_at = time.monotonic() + delay
         self._start_failure = (
             f"The Code Evolver worker could not start ({sys.executable} -m "
-            f"code_evolver.jobs.worker exited with code {code}"
+            f"code_evolver.worker.process exited with code {code}"
             + (f": {reason}" if reason else "")
             + "); make sure this Python can import Code Evolver and its dependencies "
             "(reinstall it there)"
@@ -340,9 +341,7 @@ class JobHost:
         log.error("%s; next try in %.0f s at the earliest.", self._start_failure, delay)
         # The status bar says so too (the worker's own reports are what it shows otherwise);
         # a worker that starts later sends the endpoints' health, which replaces this.
-        self.on_health(
-            {"healthy": 0, "total": 0, "text": "", "problem": f"{self._start_failure}."}
-        )
+        self.on_health({"healthy": 0, "total": 0, "text": "", "problem": f"{self._start_failure}."})
 
     def close(self, wait: float = 10.0) -> None:
         """End the worker: it cancels its jobs and kills their children, or is killed."""

@@ -7,10 +7,10 @@ import os
 import subprocess
 import sys
 
-from ..config import ConfigManager
-from ..llm import OllamaClient
-from ..values import Target
-from .fix import FixSession
+from .config import ConfigManager
+from .llm import OllamaClient
+from .pipeline.fix import FixSession
+from .values import Target
 
 
 def workspace_root(path: str) -> str:

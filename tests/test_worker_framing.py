@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from code_evolver.jobs.tasks import FixJob
-from code_evolver.jobs.wire import FrameBuffer, encode, read_frame
 from code_evolver.values import DiagnosticInfo, Target
+from code_evolver.worker.framing import FrameBuffer, encode, read_frame
+from code_evolver.worker.jobs import FixJob
 
 
 def test_frames_survive_any_split_of_the_bytes() -> None:
@@ -41,7 +41,7 @@ def test_a_length_that_is_not_ours_is_refused() -> None:
 
 
 def test_the_worker_stops_on_garbage_and_says_why() -> None:
-    done = subprocess.run([sys.executable, "-m", "code_evolver.jobs.worker"],
+    done = subprocess.run([sys.executable, "-m", "code_evolver.worker.process"],
                           input=b"GET / HTTP/1.1\r\n\r\n", capture_output=True, timeout=60)
     assert done.returncode == 1
     assert done.stdout == b""

@@ -1,0 +1,82 @@
+"""Fix diagnostics: the quick fixes the lightbulb offers, the fix job, and its edit.
+
+The loop itself (run, ask, verify, escalate) is pipeline/fix.py; this module decides when the
+fix is offered, turns the editor's arguments into a FixJob for the worker, and its Outcome
+into the edit and the message the user sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument
+
+from ..lsp.state import ServerState
+from ..worker.jobs import FixJob
+from .actions import (
+    Kind,
+    WorkResult,
+    code_action,
+    diagnostic_json,
+    diagnostics_from,
+    region_result,
+    run_job,
+    snapshot,
+    target_for,
+)
+
+COMMAND = "codeEvolver.fixDiagnostics"
+
+
+def offer(
+    state: ServerState,
+    document: TextDocument,
+    params: types.CodeActionParams,
+    base: dict[str, Any],
+    wanted: Kind,
+) -> list[types.CodeAction]:
+    """ "Fix with <model>: <first diagnostic>" and "Fix all problems in file" on diagnostics."""
+    diagnostics = list(params.context.diagnostics)
+    if not diagnostics or not wanted(types.CodeActionKind.QuickFix):
+        return []
+    model = state.config.generator_model
+    first = diagnostics[0].message.strip().splitlines()[0] if diagnostics[0].message else "problem"
+    extra = f" (+{len(diagnostics) - 1} more)" if len(diagnostics) > 1 else ""
+    args = {**base, "diagnostics": [diagnostic_json(d) for d in diagnostics]}
+    return [
+        code_action(
+            state,
+            f"Fix with {model}: {first[:80]}{extra}",
+            types.CodeActionKind.QuickFix,
+            COMMAND,
+            args,
+            diagnostics,
+            True,
+        ),
+        code_action(
+            state,
+            f"Fix all problems in file with {model}",
+            types.CodeActionKind.QuickFix,
+            COMMAND,
+            {**args, "all": True},
+            diagnostics,
+        ),
+    ]
+
+
+async def run(server: LanguageServer, state: ServerState, args: Mapping[str, Any]) -> WorkResult:
+    """Fix the diagnostics in `args` (or the run diagnostics published on its line)."""
+    snap = snapshot(server, args.get("uri"))
+    diagnostics = diagnostics_from(args.get("diagnostics"))
+    if not diagnostics and args.get("range"):
+        line = ((args.get("range") or {}).get("start") or {}).get("line", 0)
+        diagnostics = [
+            d for d in diagnostics_from(state.published.get(snap.uri, [])) if d.line - 1 == line
+        ]
+    target = target_for(state, snap.path, snap.language)
+    job = FixJob(target, snap.source, tuple(diagnostics), bool(args.get("all")))
+    outcome = await run_job(server, state, f"Fixing with {state.config.generator_model}", job)
+    return region_result(state, snap, outcome)

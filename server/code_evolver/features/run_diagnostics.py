@@ -1,0 +1,81 @@
+"""Run diagnostics: a saved Python file is run (run_on_save) and its failure published."""
+
+from __future__ import annotations
+
+import logging
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from ..cancel import CancelToken
+from ..lsp.state import ServerState
+from ..pipeline.checker import Check
+from ..worker.jobs import CheckJob
+from .actions import diagnostic_json, target_for
+
+log = logging.getLogger("code_evolver.lsp")
+
+
+def did_change(
+    server: LanguageServer, state: ServerState, params: types.DidChangeTextDocumentParams
+) -> None:
+    """Run diagnostics describe the saved text; once it changes (an applied fix, say) they are
+    stale, and the editor would keep showing the old error until the next save."""
+    uri = params.text_document.uri
+    if state.published.pop(uri, None):
+        server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
+        )
+
+
+def did_close(state: ServerState, params: types.DidCloseTextDocumentParams) -> None:
+    state.forget(params.text_document.uri)
+    state.published.pop(params.text_document.uri, None)
+
+
+async def did_save(
+    server: LanguageServer, state: ServerState, params: types.DidSaveTextDocumentParams
+) -> None:
+    """Run a saved Python file and publish its failure as a diagnostic (run_on_save)."""
+    try:
+        settings = state.config.settings
+        uri = params.text_document.uri
+        document = server.workspace.text_documents.get(uri)
+        if (
+            not settings.run_on_save
+            or not state.trusted
+            or document is None
+            or (document.language_id or "") != "python"
+        ):
+            return
+        path = to_fs_path(uri) or uri
+        job = CheckJob(target_for(state, path, "python"), document.source)
+        result = await state.worker.run(job, lambda step: None, CancelToken())
+        assert isinstance(result, Check)
+        diagnostics = [_diagnostic(result, document.lines)] if result.failures else []
+        state.published[uri] = [diagnostic_json(d) for d in diagnostics]
+        server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(
+                uri=uri, diagnostics=diagnostics, version=document.version
+            )
+        )
+    except Exception:  # a notification handler never raises
+        log.exception("run on save failed")
+
+
+def _diagnostic(result: Check, lines: list[str]) -> types.Diagnostic:
+    """The run's failure on the line it names (the whole line, trailing blanks left out)."""
+    line = result.error.line if result.error and result.error.line is not None else 0
+    if result.syntax_error and "(line " in result.syntax_error:
+        line = int(result.syntax_error.rsplit("(line ", 1)[1].rstrip(")")) - 1
+    text = lines[line] if line < len(lines) else ""
+    return types.Diagnostic(
+        range=types.Range(
+            start=types.Position(line=line, character=0),
+            end=types.Position(line=line, character=len(text.rstrip())),
+        ),
+        message=result.summary,
+        severity=types.DiagnosticSeverity.Error,
+        source="code-evolver",
+    )
