@@ -196,12 +196,7 @@ def test_emacs_generate_with_codellama(fake, write_config, tmp_path, version):
         "    return sorted(values)[len(values) // 2]\n"), logged
 
 
-@pytest.mark.parametrize("version", [
-    "28",
-    pytest.param("30", marks=pytest.mark.xfail(strict=True, reason=(
-        "issue 13: the resolve answer of a fix that finds nothing keeps `data`, and Eglot "
-        "1.17 resolves it again, forever"))),
-])
+@PARAMS
 @SKIPS[0]
 @SKIPS[1]
 def test_emacs_fix_that_finds_nothing_asks_the_model_at_most_max_attempts(

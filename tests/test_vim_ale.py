@@ -58,9 +58,6 @@ def test_docs_show_the_tested_vim_block():
         assert blocks == [snippet], f"{doc} does not show {SNIPPET} as it is"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 13: run diagnostics carry no `code`, so ALE sends none back and no fix is offered; "
-    "ALE never answers workspace/applyEdit, and the command waits for it forever"))
 @pytest.mark.skipif(sys.platform == "win32", reason="uses a POSIX pseudo-terminal")
 @pytest.mark.timeout(KILL_AFTER + 60)
 def test_vim_ale_fix_with_codellama(fake, write_config, tmp_path):
