@@ -66,7 +66,11 @@ def emacs_for(version: str) -> str:
     else:
         major = subprocess.run(
             [found, "--batch", "--eval", "(princ emacs-major-version)"],
-            capture_output=True, text=True, timeout=60, check=False).stdout.strip()
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        ).stdout.strip()
         if major != version:
             why = f"{found} is Emacs {major or '?'}, not {version}"
     if why and os.environ.get("CI"):
@@ -77,18 +81,27 @@ def emacs_for(version: str) -> str:
     return found
 
 
-def run_emacs(emacs: str, tmp_path: Path, source: Path, config: Path, mode: str, line: int = 0,
-              stop_if=lambda: None) -> tuple[Run, str]:
+def run_emacs(
+    emacs: str,
+    tmp_path: Path,
+    source: Path,
+    config: Path,
+    mode: str,
+    line: int = 0,
+    stop_if=lambda: None,
+) -> tuple[Run, str]:
     """Emacs on a terminal visiting `source`; returns how it ended and everything logged."""
     home = tmp_path / "home"
     (home / ".emacs.d").mkdir(parents=True)
     # Not the user's business but the test machine's: no native compilation of Eglot's .elc
     # files in the background while the test runs.
     (home / ".emacs.d" / "early-init.el").write_text(
-        "(setq native-comp-jit-compilation nil native-comp-deferred-compilation nil)\n")
+        "(setq native-comp-jit-compilation nil native-comp-deferred-compilation nil)\n"
+    )
     block = eglot_blocks(ROOT / "README.md")[0]
     (home / ".emacs.d" / "init.el").write_text(
-        f"{block}\n(load {json.dumps(str(DRIVER))} nil t)\n", encoding="utf-8")
+        f"{block}\n(load {json.dumps(str(DRIVER))} nil t)\n", encoding="utf-8"
+    )
     log = tmp_path / "driver.log"
     bin_dir = str(Path(sys.executable).parent)  # where this environment's code-evolver lives
     env = {
@@ -109,8 +122,10 @@ def run_emacs(emacs: str, tmp_path: Path, source: Path, config: Path, mode: str,
     assert shutil.which("code-evolver", path=env["PATH"]), "code-evolver is not installed"
     run = run_on_terminal([emacs, "-nw", str(source)], env, tmp_path, KILL_AFTER, stop_if)
     logged = log.read_text(errors="replace") if log.exists() else "(no driver log)"
-    return run, (f"exit {run.code} {run.why_killed}\n--- driver log\n{logged}"
-                 f"\n--- screen (last part)\n{run.screen[-1500:]}")
+    return run, (
+        f"exit {run.code} {run.why_killed}\n--- driver log\n{logged}"
+        f"\n--- screen (last part)\n{run.screen[-1500:]}"
+    )
 
 
 def config_for(write_config, fake) -> Path:
@@ -159,8 +174,12 @@ def test_emacs_fix_with_codellama(fake, write_config, tmp_path, version):
     assert_emacs_and_eglot(version, logged)
     assert (tmp_path / "out.py").read_text(encoding="utf-8") == FIXED, logged
     # Eglot shows the source first: "code-evolver: TypeError: ..."
-    assert re.search(rf"^diagnostic: line {BUGGY_LINE}: (code-evolver: )?TypeError: object of "
-                     r"type 'int' has no len\(\)$", logged, re.M), logged
+    assert re.search(
+        rf"^diagnostic: line {BUGGY_LINE}: (code-evolver: )?TypeError: object of "
+        r"type 'int' has no len\(\)$",
+        logged,
+        re.M,
+    ), logged
     assert "picked: Fix with codellama: TypeError: object of type 'int' has no len()" in logged
     assert_path(version, logged)
     if version == "28":
@@ -193,14 +212,16 @@ def test_emacs_generate_with_codellama(fake, write_config, tmp_path, version):
     assert (tmp_path / "out.py").read_text(encoding="utf-8") == STUB.replace(
         '    """The middle value of values, once sorted."""\n    pass\n',
         '    """The middle value of values, once sorted."""\n'
-        "    return sorted(values)[len(values) // 2]\n"), logged
+        "    return sorted(values)[len(values) // 2]\n",
+    ), logged
 
 
 @PARAMS
 @SKIPS[0]
 @SKIPS[1]
 def test_emacs_fix_that_finds_nothing_asks_the_model_at_most_max_attempts(
-        fake, write_config, tmp_path, version):
+    fake, write_config, tmp_path, version
+):
     emacs = emacs_for(version)
     still_buggy = BUGGY.split("\n\n\n")[0] + "\n"
     fake.reply = f"```python\n{still_buggy}```"  # every answer keeps the bug
@@ -211,8 +232,9 @@ def test_emacs_fix_that_finds_nothing_asks_the_model_at_most_max_attempts(
         count = fake.generate_count
         return f"{count} model requests for one fix" if count > MAX_ATTEMPTS else None
 
-    run, logged = run_emacs(emacs, tmp_path, source, config_for(write_config, fake), "nothing",
-                            stop_if=asked_too_often)
+    run, logged = run_emacs(
+        emacs, tmp_path, source, config_for(write_config, fake), "nothing", stop_if=asked_too_often
+    )
 
     assert fake.generate_count <= MAX_ATTEMPTS, logged
     assert run.code == 0, logged

@@ -31,8 +31,9 @@ def config(write_config, fake):
 async def saved_with_run_diagnostics(editor, config) -> tuple[str, types.Diagnostic]:
     await editor.start(config, overrides={"run_on_save": True})
     uri = editor.open("buggy.py", BUGGY)
-    editor.client.text_document_did_save(types.DidSaveTextDocumentParams(
-        text_document=types.TextDocumentIdentifier(uri=uri)))
+    editor.client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
     assert await editor.wait_for(lambda: editor.client.diagnostics.get(uri))
     [found] = editor.client.diagnostics[uri]
     return uri, found
@@ -80,7 +81,8 @@ async def test_run_diagnostics_carry_the_exception_name_as_code(editor, fake, co
 
 
 async def test_the_fix_is_offered_on_a_published_line_without_context_diagnostics(
-        editor, fake, config):
+    editor, fake, config
+):
     fake.reply = f"```python\n{FIXED_FUNCTION}```"
     uri, found = await saved_with_run_diagnostics(editor, config)
     line = found.range.start.line

@@ -39,8 +39,9 @@ def vim_with_ale() -> str:
     elif not ALE.exists():
         why = f"ALE is not at {ALE} (apt-get install vim-ale)"
     else:
-        version = subprocess.run([vim, "--version"], capture_output=True, text=True, timeout=30,
-                                 check=False).stdout
+        version = subprocess.run(
+            [vim, "--version"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
         if not re.search(r"Vi IMproved 9\.", version) or "+job" not in version:
             why = f"{vim} is not Vim 9 with +job"
     if why and os.environ.get("CI"):
@@ -83,19 +84,27 @@ def test_vim_ale_fix_with_codellama(fake, write_config, tmp_path):
     }
     assert shutil.which("code-evolver", path=env["PATH"]), "code-evolver is not installed"
 
-    run = run_on_terminal([vim, "-N", "-u", str(vimrc), "-i", "NONE", str(source)], env,
-                          tmp_path, KILL_AFTER)
+    run = run_on_terminal(
+        [vim, "-N", "-u", str(vimrc), "-i", "NONE", str(source)], env, tmp_path, KILL_AFTER
+    )
 
-    logged = (f"exit {run.code} {run.why_killed}\n--- driver log\n"
-              f"{log.read_text(errors='replace') if log.exists() else '(none)'}"
-              f"\n--- screen (last part)\n{run.screen[-1500:]}")
+    logged = (
+        f"exit {run.code} {run.why_killed}\n--- driver log\n"
+        f"{log.read_text(errors='replace') if log.exists() else '(none)'}"
+        f"\n--- screen (last part)\n{run.screen[-1500:]}"
+    )
     assert run.code == 0, logged
-    assert re.search(rf"^diagnostic: line {BUGGY_LINE}: TypeError: object of type 'int' has "
-                     r"no len\(\) \(code TypeError\)$", logged, re.M), logged
+    assert re.search(
+        rf"^diagnostic: line {BUGGY_LINE}: TypeError: object of type 'int' has "
+        r"no len\(\) \(code TypeError\)$",
+        logged,
+        re.M,
+    ), logged
     assert "picked: Fix with codellama: TypeError: object of type 'int' has no len()" in logged
     assert "server: workspace/applyEdit" in logged, logged
     # ALE applied the edit but never said so: the command's answer says it cannot know.
-    assert re.search(r"^command answered: applied (0|v:false): .*did not answer", logged,
-                     re.M), logged
+    assert re.search(r"^command answered: applied (0|v:false): .*did not answer", logged, re.M), (
+        logged
+    )
     assert (tmp_path / "out.py").read_text(encoding="utf-8") == FIXED, logged
     assert fake.generate_count == 1, logged
