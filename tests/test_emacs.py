@@ -173,9 +173,9 @@ def test_emacs_fix_with_codellama(fake, write_config, tmp_path, version):
     assert run.code == 0, logged
     assert_emacs_and_eglot(version, logged)
     assert (tmp_path / "out.py").read_text(encoding="utf-8") == FIXED, logged
-    # Eglot shows the source first: "code-evolver: TypeError: ..."
+    # Eglot shows the source and the code first: "code-evolver [TypeError]: TypeError: ..."
     assert re.search(
-        rf"^diagnostic: line {BUGGY_LINE}: (code-evolver: )?TypeError: object of "
+        rf"^diagnostic: line {BUGGY_LINE}: code-evolver \[TypeError\]: TypeError: object of "
         r"type 'int' has no len\(\)$",
         logged,
         re.M,
