@@ -127,3 +127,18 @@ async def test_a_command_whose_edit_is_never_answered_still_answers(editor, fake
     never.set()
     assert await editor.wait_for(lambda: not editor.client.protocol._request_futures)
     assert [a.title for a in await editor.actions(uri, 0, [])] == []
+
+
+async def test_a_failed_generation_is_not_resolved_again(editor, fake, config):
+    fake.reply = "I cannot write that function."  # no code, every time
+    await editor.start(config, overrides={"generate": {"write_tests": False}})
+    stub = 'def median(values):\n    """The middle value."""\n    pass\n'
+    uri = editor.open("stats.py", stub)
+    [action] = await editor.actions(uri, 0, [])
+    assert action.title == "Generate median() with codellama"
+    first = await editor.client.code_action_resolve_async(action)
+    asked = fake.generate_count
+    assert first.edit is None and first.command is None and first.data is None
+    await editor.client.code_action_resolve_async(action)
+    assert fake.generate_count == asked
+    assert editor.texts[uri] == stub
