@@ -153,15 +153,13 @@ def assert_path(version: str, logged: str) -> None:
 
 
 PARAMS = pytest.mark.parametrize("version", ["28", "30"])
-SKIPS = [
+pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="uses a POSIX pseudo-terminal"),
     pytest.mark.timeout(KILL_AFTER + 60),
 ]
 
 
 @PARAMS
-@SKIPS[0]
-@SKIPS[1]
 def test_emacs_fix_with_codellama(fake, write_config, tmp_path, version):
     emacs = emacs_for(version)
     fake.reply = f"Here is the fix:\n```python\n{FIXED_FUNCTION}```\n"
@@ -189,8 +187,6 @@ def test_emacs_fix_with_codellama(fake, write_config, tmp_path, version):
 
 
 @PARAMS
-@SKIPS[0]
-@SKIPS[1]
 def test_emacs_generate_with_codellama(fake, write_config, tmp_path, version):
     emacs = emacs_for(version)
 
@@ -217,8 +213,6 @@ def test_emacs_generate_with_codellama(fake, write_config, tmp_path, version):
 
 
 @PARAMS
-@SKIPS[0]
-@SKIPS[1]
 def test_emacs_fix_that_finds_nothing_asks_the_model_at_most_max_attempts(
     fake, write_config, tmp_path, version
 ):
