@@ -122,6 +122,7 @@ async def _session(
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
-        # Ending the worker waits for it (up to 10 s): off the loop, so other sessions go on.
-        await asyncio.to_thread(state.close)
+        # On the loop, as the shutdown request does: closing the worker touches its pipe's
+        # transport, which only the loop's thread may. It exits as soon as its stdin closes.
+        state.close()
         log.info("Session with %s ended", peer)
