@@ -23,14 +23,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Fix diagnostics and generate functions with local Ollama models.",
     )
     parser.add_argument("--version", action="version", version=f"code-evolver {__version__}")
+    _common_options(parser, after_command=False)
+    # The same options after the command; SUPPRESS keeps a subcommand from resetting what was
+    # given before it (`code-evolver --config X doctor`) to its own default.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config",
-        metavar="PATH",
-        help="config.yaml to use (default: $CODE_EVOLVER_CONFIG, then the user "
-        "config directory, then built-in defaults)",
-    )
-    common.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    _common_options(common, after_command=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     lsp = sub.add_parser("lsp", parents=[common], help="run the language server (stdio)")
@@ -57,6 +54,24 @@ def _parser() -> argparse.ArgumentParser:
     fix.add_argument("--write", action="store_true", help="apply the fix to the file")
     fix.add_argument("--max-attempts", type=int, metavar="N", help="override fix.max_attempts")
     return parser
+
+
+def _common_options(parser: argparse.ArgumentParser, after_command: bool) -> None:
+    """--config and -v, which every command takes before or after its name."""
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS if after_command else None,
+        help="config.yaml to use (default: $CODE_EVOLVER_CONFIG, then the user "
+        "config directory, then built-in defaults)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS if after_command else False,
+        help="log every request",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

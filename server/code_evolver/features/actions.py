@@ -4,6 +4,7 @@ worker with progress, and answering resolve / executeCommand with one message an
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -28,6 +29,9 @@ from ..worker.jobs import Job
 log = logging.getLogger("code_evolver.lsp")
 
 KINDS = [types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite]
+# Seconds a command waits for the editor's answer to workspace/applyEdit: ALE applies the
+# edit and never answers, and the command would otherwise never finish.
+APPLY_EDIT_WAIT = 10.0
 
 _CONVERTER = get_converter()
 
@@ -68,6 +72,10 @@ Offer = Callable[
 
 def diagnostic_json(diagnostic: types.Diagnostic) -> Any:
     return _CONVERTER.unstructure(diagnostic, types.Diagnostic)
+
+
+def diagnostic_from_json(data: Any) -> types.Diagnostic:
+    return _CONVERTER.structure(data, types.Diagnostic)
 
 
 def range_json(range_: types.Range) -> dict[str, Any]:
@@ -238,7 +246,13 @@ def describe_error(error: BaseException) -> tuple[str, str]:
 async def resolve(
     server: LanguageServer, state: ServerState, action: types.CodeAction, works: Mapping[str, Work]
 ) -> types.CodeAction:
-    """codeAction/resolve: do the action's work now and attach its edit."""
+    """codeAction/resolve: do the action's work now and attach its edit.
+
+    The work runs once per action and document version: a repeated resolve gets the same
+    answer without asking the model again. An answer without an edit carries no `data`
+    either: Eglot 1.17 resolves an action again while it has `data` but neither edit nor
+    command, and did so forever when a fix found nothing.
+    """
     if not state.client_supports_resolve:
         # Such actions carry our command, which does the work; resolving too would do it twice.
         return action
@@ -247,10 +261,25 @@ async def resolve(
     args = data.get("args")
     if work is None or not isinstance(args, Mapping):
         return action
-    result = await _perform(server, state, work, args)
-    if result.edit is not None:
-        action.edit = result.edit
-        action.title = result.title or action.title
+    document = server.workspace.text_documents.get(str(args.get("uri")))
+    version = document.version if document is not None else None
+    key = json.dumps(data, sort_keys=True, default=str)
+    seen_version, answers = state.resolved.get(str(args.get("uri")), (None, {}))
+    if version is not None and seen_version == version and key in answers:
+        answer = answers[key]
+        tell(server, answer.level, answer.message)
+    else:
+        answer = await _perform(server, state, work, args)
+        if version is not None and answer.snapshot is not None:  # the work ran to its end
+            if seen_version != version:
+                answers = {}
+            answers[key] = answer
+            state.resolved[str(args.get("uri"))] = (version, answers)
+    if answer.edit is not None:
+        action.edit = answer.edit
+        action.title = answer.title or action.title
+    else:
+        action.data = None
     return action
 
 
@@ -265,6 +294,8 @@ async def execute(
     if result.edit is None:
         return {"applied": False, "message": result.message}
     applied = await _apply(server, result)
+    if applied is None:
+        return {"applied": False, "message": _NO_ANSWER}
     return {"applied": applied, "message": result.message}
 
 
@@ -287,7 +318,14 @@ async def _perform(
     return result
 
 
-async def _apply(server: LanguageServer, result: WorkResult) -> bool:
+_NO_ANSWER = (
+    f"The editor did not answer the edit within {APPLY_EDIT_WAIT:.0f} s, so Code Evolver cannot "
+    "tell whether it was applied: look at the file."
+)
+
+
+async def _apply(server: LanguageServer, result: WorkResult) -> bool | None:
+    """True once the editor applied the edit, False if not; None when it did not answer."""
     snap = result.snapshot
     if result.edit is None:
         return False
@@ -302,9 +340,17 @@ async def _apply(server: LanguageServer, result: WorkResult) -> bool:
                 f"Unapplied result for {snap.uri}: {result.message}",
             )
             return False
-    response = await server.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(edit=result.edit, label="Code Evolver")
+    answer = asyncio.wrap_future(
+        server.workspace_apply_edit(
+            types.ApplyWorkspaceEditParams(edit=result.edit, label="Code Evolver")
+        )
     )
+    # Waited for without cancelling it: an answer that comes late still finds its request.
+    await asyncio.wait([answer], timeout=APPLY_EDIT_WAIT)
+    if not answer.done():
+        tell(server, types.MessageType.Warning, _NO_ANSWER)
+        return None
+    response = answer.result()
     if not response.applied:
         tell(
             server,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -15,6 +16,9 @@ from ..worker.jobs import CheckJob
 from .actions import diagnostic_json, target_for
 
 log = logging.getLogger("code_evolver.lsp")
+
+# "TypeError: ...", "json.decoder.JSONDecodeError: ...": the exception's name, last part.
+_EXCEPTION = re.compile(r"(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*):")
 
 
 def did_change(
@@ -32,6 +36,7 @@ def did_change(
 def did_close(state: ServerState, params: types.DidCloseTextDocumentParams) -> None:
     state.forget(params.text_document.uri)
     state.published.pop(params.text_document.uri, None)
+    state.resolved.pop(params.text_document.uri, None)
 
 
 async def did_save(
@@ -78,4 +83,18 @@ def _diagnostic(result: Check, lines: list[str]) -> types.Diagnostic:
         message=result.summary,
         severity=types.DiagnosticSeverity.Error,
         source="code-evolver",
+        code=diagnostic_code(result),
     )
+
+
+def diagnostic_code(result: Check) -> str:
+    """The exception's name ("NameError"), or what kind of failure it was. Some clients (ALE)
+    send a diagnostic back with a codeAction request only when it has a code."""
+    found = _EXCEPTION.match(result.summary)
+    if found:
+        return found.group(1)
+    if result.run is not None and result.run.timed_out:
+        return "Timeout"
+    if result.tests is not None and not result.tests.ok:
+        return "TestsFailed"
+    return "RunFailed"

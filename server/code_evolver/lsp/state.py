@@ -58,6 +58,9 @@ class ServerState:
         self.active: set[CancelToken] = set()
         # Run diagnostics this server published, per URI, as plain LSP JSON.
         self.published: dict[str, list[dict[str, Any]]] = {}
+        # Answers of codeAction/resolve per URI, for its latest document version only:
+        # (version, {the action's data as JSON: the answer}); features/actions.py.
+        self.resolved: dict[str, tuple[int | None, dict[str, Any]]] = {}
 
     # ------------------------------------------------------------ settings
 
