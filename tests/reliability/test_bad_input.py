@@ -25,7 +25,8 @@ from lsprotocol import types
 from reliability_kit import errors, fence, lsp_session, send_raw, whole_range
 
 from code_evolver import ConfigError, ConfigManager
-from code_evolver.pipeline.extract import NoCodeInReply, extract_code, split_lines
+from code_evolver.pipeline.extract import NoCodeInReply, extract_code
+from code_evolver.pipeline.lines import split_lines
 from code_evolver.pipeline.stubs import (
     enclosing_function,
     find_stubs,

@@ -17,9 +17,10 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from ..cancel import CancelToken
-from ..lsp.edits import document_edit
+from ..lsp.edits import TextChange, rebase, region_change, workspace_edit
 from ..lsp.feedback import Progress, tell
 from ..lsp.state import ServerState
+from ..pipeline.checker import read_text
 from ..values import DiagnosticInfo, Outcome, Target
 from ..worker.failures import UserError, failure_of
 from ..worker.host import JobFailed, WorkerGone
@@ -45,7 +46,7 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class WorkResult:
-    edit: types.WorkspaceEdit | None
+    change: TextChange | None  # measured against the text the work started from
     message: str
     snapshot: Snapshot | None = None
     level: types.MessageType = types.MessageType.Info
@@ -206,19 +207,47 @@ async def run_job(server: LanguageServer, state: ServerState, title: str, job: J
 
 
 def region_result(state: ServerState, snap: Snapshot, outcome: Outcome) -> WorkResult:
-    """A fix's or a generation's outcome as one edit of its region and one message."""
-    edit = None
+    """A fix's or a generation's outcome as one change of its region and one message."""
+    change = None
     if outcome.new_source is not None and outcome.region is not None:
-        edit = document_edit(
-            snap.uri,
-            snap.version,
-            snap.source,
-            outcome.new_source,
-            outcome.region,
-            versioned=state.client_supports_document_changes,
+        change = region_change(
+            snap.uri, snap.version, snap.source, outcome.new_source, outcome.region
         )
     level = types.MessageType.Info if outcome.changed else types.MessageType.Warning
-    return WorkResult(edit, outcome.message, snap, level)
+    return WorkResult(change, outcome.message, snap, level)
+
+
+def current_text(server: LanguageServer, uri: str) -> tuple[str | None, int | None]:
+    """The text of `uri` as the editor has it now (and its version), else as on disk."""
+    document = server.workspace.text_documents.get(uri)
+    if document is not None:
+        return document.source, document.version
+    return read_text(to_fs_path(uri) or uri), None
+
+
+def current_edit(
+    server: LanguageServer, state: ServerState, change: TextChange
+) -> types.WorkspaceEdit | None:
+    """The change as an edit of the document as it is now, or None when the user changed the
+    text it replaces since the work started (the user is told so, once)."""
+    text, version = current_text(server, change.uri)
+    moved = rebase(change, text, version)
+    if moved is None:
+        name = os.path.basename(to_fs_path(change.uri) or change.uri)
+        tell(
+            server,
+            types.MessageType.Warning,
+            f"{name} changed while Code Evolver worked, in the lines it rewrites, so the result "
+            "was not applied (your edits are kept). Run the command again.",
+            f"Unapplied result for {change.uri}: versions {change.version} -> {version}",
+        )
+        return None
+    return workspace_edit(
+        server.workspace.position_codec,
+        [moved],
+        versioned=state.client_supports_document_changes,
+        can_create=state.client_supports_create,
+    )
 
 
 def describe_error(error: BaseException) -> tuple[str, str]:
@@ -244,8 +273,9 @@ async def resolve(
     if work is None or not isinstance(args, Mapping):
         return action
     result = await _perform(server, state, work, args)
-    if result.edit is not None:
-        action.edit = result.edit
+    if result.change is not None and (edit := current_edit(server, state, result.change)):
+        tell(server, result.level, result.message)  # the edit is for the current text
+        action.edit = edit
     return action
 
 
@@ -257,9 +287,12 @@ async def execute(
     if not isinstance(args, Mapping):
         args = {}
     result = await _perform(server, state, work, args)
-    if result.edit is None:
+    edit = current_edit(server, state, result.change) if result.change is not None else None
+    if edit is None:
         return {"applied": False, "message": result.message}
-    applied = await _apply(server, result)
+    applied = await _apply(server, edit)
+    if applied:
+        tell(server, result.level, result.message)  # said once the edit is known to apply
     return {"applied": applied, "message": result.message}
 
 
@@ -278,27 +311,14 @@ async def _perform(
         level = types.MessageType.Info if sentence == "Cancelled." else types.MessageType.Error
         tell(server, level, sentence, detail)
         return WorkResult(None, sentence, None, level)
-    tell(server, result.level, result.message)
+    if result.change is None:
+        tell(server, result.level, result.message)  # nothing to apply: the message is all
     return result
 
 
-async def _apply(server: LanguageServer, result: WorkResult) -> bool:
-    snap = result.snapshot
-    if result.edit is None:
-        return False
-    if snap is not None:
-        current = server.workspace.text_documents.get(snap.uri)
-        if current is None or current.version != snap.version:
-            tell(
-                server,
-                types.MessageType.Warning,
-                f"{snap.path} changed while Code Evolver worked, so the result was not applied "
-                "(your edits are kept). Run the command again.",
-                f"Unapplied result for {snap.uri}: {result.message}",
-            )
-            return False
+async def _apply(server: LanguageServer, edit: types.WorkspaceEdit) -> bool:
     response = await server.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(edit=result.edit, label="Code Evolver")
+        types.ApplyWorkspaceEditParams(edit=edit, label="Code Evolver")
     )
     if not response.applied:
         tell(

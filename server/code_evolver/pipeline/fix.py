@@ -66,7 +66,7 @@ class FixSession(ModelSession):
         refusal = self._refusal(before, diagnostics, region, original)
         if refusal is not None:
             return Outcome(None, region, None, refusal, 0, before)
-        name = None if region.whole_file else first_definition_name(original)
+        name = None if region.whole_file else first_definition_name(original, self.target.language)
         attempts: list[FailedAttempt] = []
         endpoints: list[str] = []
         last_problem = before.summary if before.failures else "no model reply yet"
@@ -137,10 +137,10 @@ class FixSession(ModelSession):
         lines = [d.line - 1 for d in diagnostics]
         if before.error is not None and before.error.line is not None:
             lines.append(before.error.line)
-        region = choose_region(source, lines, whole_file)
+        region = choose_region(source, lines, whole_file, self.target.language)
         # The code to fix must reach the model whole, with room left for the errors.
         if region.whole_file and len(source) > self._room():
-            region = choose_region(source, lines, False)
+            region = choose_region(source, lines, False, self.target.language)
         return region
 
     def _room(self) -> int:
@@ -180,16 +180,17 @@ class FixSession(ModelSession):
             code = extract_code(reply, self.target.language, original=original)
         except NoCodeInReply as exc:
             return source, reply[:2000], f"the model's reply held no code ({exc})"
+        language = self.target.language
         if region.whole_file:
-            candidate = merge_definitions(source, code)
-            lost = lost_definitions(source, candidate)
-            if lost:
-                return source, code, f"the reply left out {', '.join(lost)} from the file"
+            candidate = merge_definitions(source, code, language)
         else:
-            narrowed = narrow_to_function(code, name)
-            if name is not None and defines_name(narrowed, name) is False:
+            narrowed = narrow_to_function(code, name, language)
+            if name is not None and defines_name(narrowed, name, language) is False:
                 return source, code, f"the reply does not define {name}()"
             candidate = splice(source, region, narrowed)
+        lost = lost_definitions(source, candidate, language)
+        if lost:
+            return source, code, f"the reply left out {', '.join(lost)} from the file"
         if candidate == source:
             return source, code, "the model returned the code unchanged"
         return candidate, code, None
