@@ -102,15 +102,19 @@ def moved_span(base: str, current: str, start: int, end: int) -> tuple[int, int]
     old = split_lines(base, keepends=True)
     new = split_lines(current, keepends=True)
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for tag, i1, i2, j1, _j2 in matcher.get_opcodes():
-        if tag == "equal":
-            if i1 <= first and last <= i2 and (first < last or i1 < first < i2):
-                return now_starts[j1 + first - i1], now_starts[j1 + last - i1]
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
             continue
-        inside = i1 < last and i2 > first
-        inserted_inside = i1 == i2 and first < i1 < last
-        if inside or inserted_inside or (first == last and i1 <= first <= i2):
-            return None
+        if first < last and i1 <= first and last <= i2:
+            return now_starts[j1 + first - i1], now_starts[j1 + last - i1]
+        # An insertion point is safe between two unchanged lines, or at either end of the
+        # file when nothing was added there.
+        if first == last and (
+            i1 < first < i2
+            or (first == i1 == 0 and j1 == 0)
+            or (first == i2 == len(old) and j2 == len(new))
+        ):
+            return (now_starts[j1 + first - i1],) * 2
     return None
 
 
