@@ -90,32 +90,26 @@ async def test_resolve_refuses_when_the_fixed_lines_changed(editor, fake, config
     assert sum("changed while Code Evolver worked" in m for m in editor.messages()) == 1
 
 
-async def test_command_says_one_thing_when_the_function_changed(editor, fake, config):
+@pytest.mark.parametrize("inside", [True, False])
+async def test_command_moves_the_fix_or_says_one_thing(editor, fake, config, inside):
     fake.replies = [fence(FIXED_FUNCTION)]
     await editor.start(config)
     uri = editor.open("buggy.py", BUGGY)
     task = await held_reply(editor, fake,
                             lambda: editor.command("codeEvolver.fixDiagnostics", uri=uri))
-    at = BUGGY.index("total = 0") + len("total = 0")
-    editor.type_text(uri, at, at, "  # mine")
+    at = BUGGY.index("total = 0") + len("total = 0") if inside else 0
+    editor.type_text(uri, at, at, "  # mine" if inside else TYPED)
     fake.fail(None)
     result = await asyncio.wait_for(task, 30)
-    assert result["applied"] is False
-    assert fixed_messages(editor) == []
-    assert sum("changed while Code Evolver worked" in m for m in editor.messages()) == 1
-
-
-async def test_command_fix_lands_below_a_typed_line(editor, fake, config):
-    fake.replies = [fence(FIXED_FUNCTION)]
-    await editor.start(config)
-    uri = editor.open("buggy.py", BUGGY)
-    task = await held_reply(editor, fake,
-                            lambda: editor.command("codeEvolver.fixDiagnostics", uri=uri))
-    editor.type_text(uri, 0, 0, TYPED)
-    fake.fail(None)
-    result = await asyncio.wait_for(task, 30)
-    assert result["applied"] is True, result
-    assert editor.texts[uri] == TYPED + FIXED
+    if inside:
+        assert result["applied"] is False
+        assert "changed while Code Evolver worked" in result["message"]
+        assert fixed_messages(editor) == []
+        assert sum("changed while Code Evolver worked" in m for m in editor.messages()) == 1
+    else:
+        assert result["applied"] is True, result
+        assert editor.texts[uri] == TYPED + FIXED
+        assert len(fixed_messages(editor)) == 1
 
 
 async def test_fixed_is_said_only_when_the_editor_applies_the_edit(editor, fake, config):

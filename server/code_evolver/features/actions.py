@@ -217,6 +217,14 @@ def region_result(state: ServerState, snap: Snapshot, outcome: Outcome) -> WorkR
     return WorkResult(change, outcome.message, snap, level)
 
 
+def stale_sentence(uri: str) -> str:
+    name = os.path.basename(to_fs_path(uri) or uri)
+    return (
+        f"{name} changed while Code Evolver worked, in the lines it rewrites, so the result "
+        "was not applied (your edits are kept). Run the command again."
+    )
+
+
 def current_text(server: LanguageServer, uri: str) -> tuple[str | None, int | None]:
     """The text of `uri` as the editor has it now (and its version), else as on disk."""
     document = server.workspace.text_documents.get(uri)
@@ -233,12 +241,10 @@ def current_edit(
     text, version = current_text(server, change.uri)
     moved = rebase(change, text, version)
     if moved is None:
-        name = os.path.basename(to_fs_path(change.uri) or change.uri)
         tell(
             server,
             types.MessageType.Warning,
-            f"{name} changed while Code Evolver worked, in the lines it rewrites, so the result "
-            "was not applied (your edits are kept). Run the command again.",
+            stale_sentence(change.uri),
             f"Unapplied result for {change.uri}: versions {change.version} -> {version}",
         )
         return None
@@ -287,13 +293,16 @@ async def execute(
     if not isinstance(args, Mapping):
         args = {}
     result = await _perform(server, state, work, args)
-    edit = current_edit(server, state, result.change) if result.change is not None else None
-    if edit is None:
+    if result.change is None:
         return {"applied": False, "message": result.message}
+    edit = current_edit(server, state, result.change)
+    if edit is None:
+        return {"applied": False, "message": stale_sentence(result.change.uri)}
     applied = await _apply(server, edit)
-    if applied:
-        tell(server, result.level, result.message)  # said once the edit is known to apply
-    return {"applied": applied, "message": result.message}
+    if not applied:
+        return {"applied": False, "message": "The editor refused the edit."}
+    tell(server, result.level, result.message)  # said once the edit is known to apply
+    return {"applied": True, "message": result.message}
 
 
 async def _perform(
