@@ -68,16 +68,12 @@ def test_a_file_to_create_that_appeared_meanwhile_is_not_overwritten() -> None:
     assert rebase(change, None, None) == change
 
 
-@pytest.mark.parametrize(
-    ("encoding", "column"), [("utf-8", 14), ("utf-16", 10), ("utf-32", 8)]
-)
+@pytest.mark.parametrize(("encoding", "column"), [("utf-8", 14), ("utf-16", 10), ("utf-32", 8)])
 def test_positions_out_are_in_the_negotiated_units(encoding: str, column: int) -> None:
     codec = PositionCodec(encoding)
     text = "x = '😀'\ny = '😀😀'"  # no final line end: the end is on the last line
     assert client_position(codec, text, len(text)) == types.Position(line=1, character=column)
-    assert client_position(codec, text + "\n", len(text) + 1) == types.Position(
-        line=2, character=0
-    )
+    assert client_position(codec, text + "\n", len(text) + 1) == types.Position(line=2, character=0)
     assert server_position(codec, text, 1, column) == (1, 8)
     assert server_position(codec, text, 1, column - (column - 5)) == (1, 5)
 

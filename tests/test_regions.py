@@ -121,6 +121,10 @@ def test_fence_names_come_from_pygments_aliases() -> None:
     reply = "Fixed:\n```ts\nconst a: number = 1;\n```\n```js\nconst a = 1;\n```"
     assert extract_code(reply, "javascript") == "const a = 1;"
     assert extract_code(reply, "typescript") == "const a: number = 1;"
+    usage = "console.log(first([" + ", ".join(map(str, range(30))) + "]));"
+    two = f"Use it so:\n```js\n{usage}\n```\n```js\nfunction first(xs) {{\n  return xs[0];\n}}\n```"
+    original = "function first(xs) {\n  return xs[1];\n}"
+    assert extract_code(two, "js", original=original).startswith("function first")
     with pytest.raises(NoCodeInReply):
         extract_code("```ruby\nputs 1\n```", "javascript")
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from .languages import is_python as _is_python
 from .languages import same_language
 from .lines import split_lines
+from .outline import outline
 
 __all__ = ["NoCodeInReply", "extract_code", "leading_indent", "reindent"]
 
@@ -61,7 +62,7 @@ def extract_code(reply: str, language: str = "python", *, original: str | None =
     """
     language = language.strip().lower() or "python"
     is_python = _is_python(language)
-    names = _defined_names(original) if original else []
+    names = _defined_names(original, language) if original else []
 
     blocks = _tagged_blocks(reply, _PYTHON_TAG, "python")
     if not blocks:
@@ -78,7 +79,7 @@ def extract_code(reply: str, language: str = "python", *, original: str | None =
         ]
         if not candidates:
             raise NoCodeInReply(language)
-        code = _trim_blank_lines(_pick_block(candidates, names, is_python))
+        code = _trim_blank_lines(_pick_block(candidates, names, language))
         if is_python:
             # A block that does not parse (cut off, or prose inside the fence) is not code to
             # apply; the syntax error goes back to the model on the next attempt.
@@ -157,9 +158,12 @@ def _info_language(info: str) -> str:
     return words[0].lstrip(".").rstrip(",;:").lower() if words else ""
 
 
-def _pick_block(candidates: list[str], names: list[str], is_python: bool) -> str:
+def _pick_block(candidates: list[str], names: list[str], language: str) -> str:
+    is_python = _is_python(language)
     if names:
-        defining = [c for c in candidates if any(_has_definition_line(c, name) for name in names)]
+        defining = [
+            c for c in candidates if any(_has_definition(c, name, language) for name in names)
+        ]
         if defining:
             candidates = defining
     if is_python:
@@ -169,12 +173,22 @@ def _pick_block(candidates: list[str], names: list[str], is_python: bool) -> str
     return max(candidates, key=lambda c: len(c.strip()))
 
 
+def _has_definition(code: str, name: str, language: str) -> bool:
+    if not _is_python(language):
+        found = outline(code, language)
+        return found is not None and any(d.name == name for d in found.top_level())
+    return _has_definition_line(code, name)
+
+
 def _has_definition_line(code: str, name: str) -> bool:
     return any(m["name"] == name for m in _DEF_NAME.finditer(code))
 
 
-def _defined_names(original: str) -> list[str]:
+def _defined_names(original: str, language: str) -> list[str]:
     """Names of the functions and classes `original` defines, outermost first."""
+    if not _is_python(language):
+        found = outline(original, language)
+        return [d.name for d in found.top_level()] if found is not None else []
     try:
         tree = ast.parse(_dedent(original))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
