@@ -13,7 +13,7 @@ from .. import __version__
 from ..features import actions, endpoint_status, fix, generate, generate_tests, run_diagnostics
 from . import lifecycle
 from .editor_log import EditorLogHandler
-from .pygls_patches import PatchedProtocol, serve_stdio
+from .pygls_patches import PatchedProtocol, serve_stdio, use_lsp_lines
 from .state import ServerState
 from .tcp import serve_tcp
 from .warm_up import settle_heap, warm_up
@@ -33,6 +33,7 @@ def build_server(config_path: str | None = None) -> tuple[LanguageServer, Server
 
     @server.feature(types.INITIALIZE)
     def on_initialize(ls: LanguageServer, params: types.InitializeParams) -> None:
+        use_lsp_lines(ls.workspace)
         lifecycle.initialize(ls, state, params)
 
     @server.feature(types.INITIALIZED)

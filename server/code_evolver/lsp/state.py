@@ -13,7 +13,7 @@ from typing import Any
 
 from ..cancel import CancelToken
 from ..config import ConfigError, ConfigManager
-from ..pipeline.extract import split_lines
+from ..pipeline.lines import split_lines
 from ..pipeline.stubs import stub_near
 from ..values import Stub
 from ..worker.host import JobHost
