@@ -257,7 +257,7 @@ def test_cpu_limit_stops_a_busy_loop(tmp_path: Path) -> None:
     assert not result.timed_out
     assert result.exit_code is not None and result.exit_code < 0
     assert result.out_of_cpu and result.hit_limit
-    assert result.describe() == "python used its 1 s of CPU time and was stopped"
+    assert result.describe() == "python timed out: it used its 1 s of CPU time and was stopped"
 
 
 @pytest.mark.skipif(

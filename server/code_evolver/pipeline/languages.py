@@ -8,6 +8,7 @@ Names are resolved through Pygments' lexer aliases, a maintained table that know
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -38,7 +39,7 @@ def is_python(name: str) -> bool:
 
 def _grammar(module: str, function: str = "language") -> Callable[[], Any]:
     def load() -> Any:
-        return getattr(__import__(module), function)()
+        return getattr(importlib.import_module(module), function)()
 
     return load
 

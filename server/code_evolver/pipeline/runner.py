@@ -76,7 +76,9 @@ class RunResult:
             seconds = self.timeout if self.timeout is not None else self.duration
             text = f"{program} timed out after {seconds:g} s and was stopped"
         elif self.out_of_cpu:
-            text = f"{program} used its {self.cpu_limit} s of CPU time and was stopped"
+            text = (
+                f"{program} timed out: it used its {self.cpu_limit} s of CPU time and was stopped"
+            )
         elif self.exit_code is None:
             reason = self.stderr.strip().splitlines()[0] if self.stderr.strip() else "unknown"
             text = f"{program} could not be started ({reason})"
