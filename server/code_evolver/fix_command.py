@@ -9,7 +9,7 @@ import sys
 
 from .config import ConfigManager
 from .llm import OllamaClient
-from .pipeline.fix import FixSession
+from .pipeline.fix_loop import FixSession
 from .pipeline.lines import split_lines
 from .values import Target
 

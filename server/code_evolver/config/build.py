@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .errors import ConfigError
+from .config_error import ConfigError
 from .settings import (
     APIS,
     DEFAULT_BASE_URL,

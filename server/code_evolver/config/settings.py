@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from .errors import ConfigError
+from .config_error import ConfigError
 
 DEFAULT_BASE_URL = "http://localhost:11434"
 ROLES = ("generator", "overseer", "evaluator", "escalation")

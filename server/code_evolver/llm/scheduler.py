@@ -178,13 +178,9 @@ class RolePool:
     def _choose(
         self, model: str, session: str | None, tried: Collection[str]
     ) -> Endpoint | _Wait | None:
-        now = self.registry.clock()
-        left = [e for e in self.settings.endpoints if e.url not in tried]
-        if not left:
+        candidates = self._candidates(model, tried)
+        if not candidates:
             return None
-        usable = [e for e in left if self.registry.usable(e.url, model, now)]
-        # Panic mode: when every endpoint left is cooling, try them anyway rather than fail.
-        candidates = usable or left
         free = [e for e in candidates if self._free(e)]
         sticky = self._sessions.get(session) if session is not None else None
         for endpoint in free:
@@ -202,6 +198,14 @@ class RolePool:
         if strategy == "least_busy":
             return self._least_busy(model, in_tier, cold)
         return self._round_robin(in_tier, first=not tried)
+
+    def _candidates(self, model: str, tried: Collection[str]) -> list[Endpoint]:
+        """The endpoints not tried yet that are usable for `model`, or all of them untried."""
+        now = self.registry.clock()
+        left = [e for e in self.settings.endpoints if e.url not in tried]
+        usable = [e for e in left if self.registry.usable(e.url, model, now)]
+        # Panic mode: when every endpoint left is cooling, try them anyway rather than fail.
+        return usable or left
 
     def _round_robin(self, eligible: list[Endpoint], first: bool) -> Endpoint:
         endpoints = self.settings.endpoints

@@ -15,8 +15,8 @@ from ..cancel import CancelToken
 from ..config import Settings
 from ..llm import OllamaClient
 from ..pipeline.checker import Check, Checker
-from ..pipeline.fix import FixSession
-from ..pipeline.generate import Generator
+from ..pipeline.fix_loop import FixSession
+from ..pipeline.generate_loop import Generator
 from ..pipeline.test_writer import TestsOutcome, TestWriter
 from ..pipeline.workspace import workspace_sources
 from ..status import render_status
