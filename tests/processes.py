@@ -38,3 +38,34 @@ def worker_of(pid: int) -> int | None:
             if b"code_evolver.worker.process" in handle.read():
                 return child
     return None
+
+
+def descendants_of(pid: int) -> list[int]:
+    """Children, their children, and so on."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children_of(todo.pop()):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def running(script: str) -> list[int]:
+    """Live processes whose command line runs `script`.
+
+    A run's own pid (os.getpid() inside it) is its pid in the run's PID namespace; from
+    outside, it is found by what it runs.
+    """
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if script.encode() in argv and alive(int(entry)):
+            found.append(int(entry))
+    return found

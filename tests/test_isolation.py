@@ -317,7 +317,14 @@ def test_the_servers_own_libraries_stay_off_the_runs_path(
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(bundled), str(mine), str(server_home)]))
     monkeypatch.setenv(BUNDLED_VARIABLE, str(bundled))
     entries = [str(bundled), str(mine), str(server_home)]
-    program = f"import sys\nprint(*[entry in sys.path for entry in {entries!r}])\n"
+    # What the run's environment puts on its path (an editable install of the server adds
+    # its own folder to every run of the same interpreter through a .pth file, which is the
+    # interpreter's, not the environment's).
+    program = (
+        "import os\n"
+        "path = os.environ.get('PYTHONPATH', '').split(os.pathsep)\n"
+        f"print(*[entry in path for entry in {entries!r}])\n"
+    )
     root = _project(tmp_path / "ws", {"prog.py": "pass\n"})
     check = _check(root, "prog.py", program, _settings(write_config))
     assert check.run is not None and check.run.ok, check.details

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
 from lsprotocol import types
 
 from conftest import role_config
 from lsp_harness import diagnostic
+from processes import running
 from samples import BUGGY, FIXED, FIXED_FUNCTION
 
 WRONG_FUNCTION = '''def average(values):
@@ -170,28 +170,13 @@ async def test_cancel_kills_the_running_program(editor, fake, config_for, tmp_pa
     # The pid the program wrote is its pid inside the run's PID namespace: find it on this
     # side by its command line instead.
     script = str(editor.root / "spin.py")
-    assert await editor.wait_for(lambda: _running(script))
+    assert await editor.wait_for(lambda: running(script))
     token = next(iter(editor.client.progress_reports))
     editor.client.window_work_done_progress_cancel(
         types.WorkDoneProgressCancelParams(token=token))
     await asyncio.wait_for(task, 20)
-    assert await editor.wait_for(lambda: not _running(script))
+    assert await editor.wait_for(lambda: not running(script))
     assert fake.generate_count == 0
-
-
-def _running(script: str) -> list[int]:
-    """Processes whose command line runs `script`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                    argv = handle.read().split(b"\0")
-            except OSError:
-                continue
-            if script.encode() in argv:
-                found.append(int(entry))
-    return found
 
 
 async def test_stale_version_is_not_overwritten(editor, fake, config_for):

@@ -192,7 +192,9 @@ async def _run(editor: Editor, router: Router, fakes: dict[str, FakeOllama], kin
     uri = editor.open(f"{name.replace('-', '_')}.py", source)
     on_disk = editor.root / f"{name.replace('-', '_')}.py"
     bad = {"fix_first": "g1", "gen_first": "g1", "overseer": "o1", "evaluator": "e1",
-           "fix_escalation": "g2" if two else "g1", "gen_escalation": "g2" if two else "g1"}[stage]
+           # A fix's attempts stay on the endpoint that served its first (session affinity):
+           # the escalation meets the failure there and fails over to the other.
+           "fix_escalation": "g1", "gen_escalation": "g2" if two else "g1"}[stage]
     if not scenario.escalates:
         fakes[bad].fail(mode, **kw)
     shown, logged, edits = len(editor.client.messages), len(editor.client.log_messages), \
