@@ -59,3 +59,18 @@ def test_the_environment_variable_wins_over_the_current_folder(fake_factory, tmp
     proc = run("status", cwd=project, env=_env(tmp_path, CODE_EVOLVER_CONFIG=str(named)))
     assert proc.returncode == 0, proc.stderr
     assert chosen.url in proc.stdout and here.url not in proc.stdout
+
+
+def test_status_leaves_out_the_legacy_escalation_role_unless_the_file_names_it(
+    fake_factory, tmp_path
+):
+    fake = fake_factory()
+    project = tmp_path / "project"
+    _write(project / "config.yaml", fake.url)
+    proc = run("status", cwd=project, env=_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "escalation" not in proc.stdout
+    data = role_config({"generator": [fake.url], "escalation": [fake.url]})
+    (project / "config.yaml").write_text(yaml.safe_dump(data))
+    proc = run("status", cwd=project, env=_env(tmp_path))
+    assert "escalation: model" in proc.stdout and "kept for old configs" in proc.stdout

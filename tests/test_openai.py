@@ -157,3 +157,11 @@ def test_parse_event(line, text, done):
 @pytest.mark.parametrize("line", [b"", b": keep-alive", b"event: ping", b'data: {"choices":[]}'])
 def test_parse_event_skips_empty_events(line):
     assert parse_event(line, "http://e") is None
+
+
+def test_a_base_url_written_with_v1_at_the_end_works(fake, write_config):
+    """OpenAI client libraries write `http://host:port/v1`; users paste it that way."""
+    client = openai_client(write_config, f"{fake.url}/v1/")
+    reply = client.generate_full(prompt="write f", model_key="generator")
+    assert reply.endpoint == fake.url
+    assert [r.path for r in fake.requests if r.method == "POST"] == ["/v1/chat/completions"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -244,7 +245,10 @@ def build_settings(root: Node, file: str) -> Settings:
     models = ollama.section("models")
     roles: dict[str, RoleSettings] = {}
     for name in ROLES:
-        roles[name] = _role(name, models.section(name), base_url, defaults)
+        written = models.has(name)
+        roles[name] = replace(
+            _role(name, models.section(name), base_url, defaults), written=written
+        )
     models.finish()
     ollama.finish()
 

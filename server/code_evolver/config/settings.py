@@ -105,6 +105,8 @@ class RoleSettings:
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     keep_alive: str | int | None = None
     endpoint_explicit: bool = False
+    # Whether the config file (or the editor's overrides) names this role at all.
+    written: bool = False
     routing: Routing = Routing()
 
     @property

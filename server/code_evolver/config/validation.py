@@ -168,7 +168,7 @@ def kind_of(value: Any) -> str:
 
 
 def check_url(url: Any, *, key: str, file: str, line: int | None) -> str:
-    """Return the URL without a trailing slash, or raise a ConfigError saying what is wrong."""
+    """Return the URL without a trailing slash or `/v1`, or raise a ConfigError saying why."""
     if not isinstance(url, str) or not url.strip():
         raise ConfigError(
             f"expected a URL like {DEFAULT_BASE_URL!r}, got {kind_of(url)}",
@@ -193,4 +193,7 @@ def check_url(url: Any, *, key: str, file: str, line: int | None) -> str:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
         raise ConfigError(f"{url!r} has an invalid port", file=file, line=line, key=key) from None
-    return url.rstrip("/")
+    url = url.rstrip("/")
+    # OpenAI client libraries write base URLs with /v1 at the end, and users paste them so;
+    # the client adds /v1/... (or /api/...) itself.
+    return url[: -len("/v1")] if parts.path.rstrip("/").endswith("/v1") else url

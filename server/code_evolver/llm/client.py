@@ -217,8 +217,8 @@ class OllamaClient:
         """Every role with the health of each of its endpoints."""
         out = []
         for name, pool in self._pools.items():
-            if name == DEFAULT_ROLE:
-                continue
+            if name == DEFAULT_ROLE or (name == "escalation" and not pool.settings.written):
+                continue  # the legacy role shows only when a config still names it
             role = pool.settings
             out.append(
                 RoleStatus(
