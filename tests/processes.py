@@ -38,3 +38,29 @@ def worker_of(pid: int) -> int | None:
             if b"code_evolver.worker.process" in handle.read():
                 return child
     return None
+
+
+def descendants_of(pid: int) -> list[int]:
+    """Children, their children and so on (a run in namespaces is worker > unshare > ns_init >
+    program)."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        for child in children_of(pending.pop()):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def program_pid(reported: int, script: str) -> int:
+    """The pid, as seen here, of the program running `script`. Inside a run's PID namespace the
+    program's own os.getpid() (`reported`) is the namespace's, so it is found by its command
+    line `<python> <script>`; without namespaces the reported pid is the one."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError), open(f"/proc/{entry}/cmdline", "rb") as handle:
+            argv = handle.read().split(b"\0")[:-1]
+            if len(argv) == 2 and argv[1] == script.encode():
+                return int(entry)
+    return reported

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from conftest import role_config
-from processes import alive, children_of, worker_of
+from processes import alive, descendants_of, program_pid, worker_of
 
 
 def _send(proc: subprocess.Popen[bytes], message: dict) -> None:
@@ -65,7 +65,7 @@ def _fixing_a_program_that_spins(
         deadline = time.monotonic() + 30
         while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
             time.sleep(0.05)
-        child = int(pid_file.read_text())
+        child = program_pid(int(pid_file.read_text()), str(script))
         assert alive(child)
         yield proc, child
     finally:
@@ -93,7 +93,7 @@ def test_a_killed_server_takes_its_worker_and_the_program_with_it(
     config = write_config(role_config({"generator": [fake.url]}))
     with _fixing_a_program_that_spins(tmp_path, config) as (proc, child):
         worker = worker_of(proc.pid)
-        assert worker is not None and child in children_of(worker)
+        assert worker is not None and child in descendants_of(worker)
         proc.kill()  # no shutdown, no cleanup: only the closed pipe tells the worker
         proc.wait()
         assert _gone(worker, 20), "the worker outlived the language server"
