@@ -394,6 +394,18 @@ def test_status_and_doctor_name_the_isolation_and_the_interpreter(
     assert f"isolation: copy: forced by {FORCE_VARIABLE}=copy\n" in done.stdout, done
 
 
+def test_a_project_folder_overlayfs_cannot_name_is_copied_instead(
+    tmp_path: Path, write_config: WriteConfig, namespaces: None
+) -> None:
+    root = _project(tmp_path / "ws,1", {"prog.py": "pass\n", "data.txt": "found"})
+    target = Target(str(root / "prog.py"), "python", str(root))
+    with Checker(target, _settings(write_config)) as checker:
+        check = checker.check("print(open('data.txt').read())\n")
+        isolation = checker.sandbox.isolation
+    assert check.run is not None and check.run.ok and check.run.stdout == "found\n", check.details
+    assert isolation.kind == "copy" and "overlayfs cannot name" in isolation.reason
+
+
 def test_a_configured_interpreter_that_is_missing_is_named(
     tmp_path: Path, write_config: WriteConfig
 ) -> None:

@@ -20,6 +20,7 @@ from ..sandbox import (
     project_python,
     without_server_paths,
 )
+from ..sandbox.run_status import SETUP_FAILED
 from ..values import Target
 from .runner import RunResult, command_for, find_test_file, run_and_capture
 from .tracebacks import RunError, error_summary, parse_python_error
@@ -209,10 +210,25 @@ class Checker:
     def _run(
         self, files: Mapping[str, str], argv_for: Callable[[RunPlace], list[str]]
     ) -> RunResult:
-        fix = self.settings.fix
-        wall, cpu = run_limits(fix.run_timeout)
         if self.python.problem:
             return _unstartable(self.python.path, self.python.problem)
+        result = self._run_once(files, argv_for)
+        if (
+            result.exit_code is None
+            and result.stderr.startswith(SETUP_FAILED)
+            and self.sandbox.isolation.namespaces
+        ):
+            # The probe's overlay worked, this project's folder cannot be one (a file system
+            # overlayfs refuses as a layer): copies for this checker, said in the reason.
+            self.sandbox.fall_back(result.stderr)
+            result = self._run_once(files, argv_for)
+        return result
+
+    def _run_once(
+        self, files: Mapping[str, str], argv_for: Callable[[RunPlace], list[str]]
+    ) -> RunResult:
+        fix = self.settings.fix
+        wall, cpu = run_limits(fix.run_timeout)
         try:
             with self.sandbox.place(files) as place:
                 argv = argv_for(place)
@@ -282,8 +298,12 @@ class Checker:
             return None
         timeout = []
         if pytest_timeout and not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-            # A per-test timeout, so one hanging test does not hide which others passed.
-            timeout = [f"--timeout={max(1.0, self.settings.fix.run_timeout / 3):g}"]
+            # A per-test timeout, so one hanging test does not hide which others passed. It is
+            # wall-clock time, so it is a share of the run's wall-clock ceiling: a test waiting
+            # for a busy CPU must not hit it first.
+            wall, _ = run_limits(self.settings.fix.run_timeout)
+            if not math.isinf(wall):
+                timeout = [f"--timeout={max(1.0, wall / 3):g}"]
         return [
             python,
             "-m",

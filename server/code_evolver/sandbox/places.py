@@ -62,6 +62,10 @@ class Sandbox:
             return f"the project folder {real} holds the temporary folder {scratch}"
         return None
 
+    def fall_back(self, reason: str) -> None:
+        """Copies from now on: the namespaces work here, but not for this project's folder."""
+        self.isolation = Isolation("copy", f"{reason}, for {self.root}")
+
     @property
     def scratch(self) -> str:
         with self._lock:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 
-__all__ = ["StatusPipe", "exit_code_from", "setup_problem"]
+__all__ = ["SETUP_FAILED", "StatusPipe", "exit_code_from", "setup_problem"]
+
+# How a run's stderr begins when its namespaces or overlay could not be made (not started).
+SETUP_FAILED = "the sandbox for the run could not be set up"
 
 
 class StatusPipe:
@@ -40,7 +43,7 @@ def setup_problem(said: list[str], program: str) -> str | None:
     for line in said:
         word, _, rest = line.partition(" ")
         if word == "error":
-            return f"the sandbox for the run could not be set up ({rest})"
+            return f"{SETUP_FAILED} ({rest})"
         if word == "exec":
             number, _, reason = rest.partition(" ")
             if number == "2":
