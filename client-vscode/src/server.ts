@@ -112,7 +112,12 @@ export class ServerController implements vscode.Disposable {
     }
 
     private serverOptions(): ServerOptions {
-        return buildServerOptions(this.settings(), vscode.workspace.isTrusted, this.pathContext());
+        return buildServerOptions(
+            this.settings(),
+            vscode.workspace.isTrusted,
+            this.pathContext(),
+            this.interpreter,
+        );
     }
 
     private async startNow(): Promise<void> {

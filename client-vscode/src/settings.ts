@@ -33,6 +33,8 @@ export const LIVE_SETTINGS = ['maxAttempts', 'runOnSave'] as const;
 export interface ServerOverrides {
     readonly fix: { readonly max_attempts: number };
     readonly run_on_save: boolean;
+    /** The project's interpreter for the server's runs (`{python}`): the one the server was started with. */
+    readonly python?: string;
 }
 
 /** What docs/CONTRACTS.md calls initializationOptions (and `settings.codeEvolver`). */
@@ -120,6 +122,7 @@ export function buildServerOptions(
     settings: ExtensionSettings,
     workspaceTrusted: boolean,
     context: PathContext,
+    interpreter?: string,
 ): ServerOptions {
     return {
         configPath: resolveConfigPath(settings.configPath, context),
@@ -127,6 +130,9 @@ export function buildServerOptions(
         overrides: {
             fix: { max_attempts: settings.maxAttempts },
             run_on_save: settings.runOnSave,
+            // The interpreter chosen for the server (codeEvolver.interpreter, else the Python
+            // extension's) is the project's: the user's runs use it and its packages.
+            ...(interpreter === undefined ? {} : { python: interpreter }),
         },
     };
 }

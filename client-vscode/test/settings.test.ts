@@ -107,6 +107,11 @@ describe('buildServerOptions', () => {
         assert.equal(options.workspaceTrusted, true);
         assert.deepEqual(options.overrides, { fix: { max_attempts: 3 }, run_on_save: false });
     });
+
+    it("names the server's interpreter as the project's Python for the runs", () => {
+        const options = buildServerOptions(DEFAULT_SETTINGS, true, { homeDir: home }, '/p/.venv/bin/python');
+        assert.equal(options.overrides.python, '/p/.venv/bin/python');
+    });
 });
 
 describe('changedSettings', () => {
