@@ -62,7 +62,22 @@ def test_generate_prints_clean_code_and_the_endpoint(fake, write_config):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "result = 1 + 1\nprint(result)\n"
     assert f"at {fake.url}" in proc.stderr
-    assert "add 1 plus 1" in fake.requests[-1].body["prompt"]
+    # The whole pipeline, a line per step: the overseer's approach, the generator, the run.
+    assert "... Consulting overseer llama3" in proc.stderr
+    assert "... Attempt 1/3" in proc.stderr and "verifying" in proc.stderr
+    prompts = [r.body["prompt"] for r in fake.requests if r.path == "/api/generate"]
+    assert any("add 1 plus 1" in p for p in prompts)
+
+
+def test_one_shot_errors_print_once_and_cooling_down_only_with_v(fake, write_config):
+    fake.fail("refuse")
+    config = str(write_config(all_roles(fake.url)))
+    proc = run("generate", "add 1 plus 1", "--config", config)
+    assert proc.returncode == 1
+    assert proc.stderr.count("endpoint(s) for role 'generator'") == 1, proc.stderr
+    assert "cooling down" not in proc.stderr
+    verbose = run("generate", "add 1 plus 1", "--config", config, "-v")
+    assert "cooling down" in verbose.stderr
 
 
 def test_fix_prints_a_diff_and_writes_with_write(fake, write_config, tmp_path):

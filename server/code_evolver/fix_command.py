@@ -60,6 +60,12 @@ def fix_file_cli(
         tofile=f"b/{target.relative}",
     )
     sys.stdout.writelines(diff)
+    if outcome.verdict == "partial":
+        print(
+            f"{outcome.message}; not written: apply the diff by hand if you want it",
+            file=sys.stderr,
+        )
+        return 1
     if write:
         with open(path, encoding="utf-8") as handle:
             if handle.read() != source:

@@ -57,6 +57,9 @@ class Outcome:
     after: Check | None = None
     endpoints: tuple[str, ...] = field(default=())
     extra_files: tuple[tuple[str, str], ...] = ()
+    # For fixes: "fixed" (the run is clean), "fixed_here" (clean where the fix was asked for,
+    # failing elsewhere), "partial" (better, not fixed), or "" (no edit).
+    verdict: str = ""
 
     @property
     def changed(self) -> bool:

@@ -434,9 +434,9 @@ async def test_a_language_without_a_run_command_says_running_is_not_available(
 WHOLE_FILE_REPLY = fence(FIXED)
 REPLIES: dict[str, tuple[str, bool, str]] = {
     # name: (reply, applied, what the message says)
-    "empty": ("", False, "held no code"),
+    "empty": ("", False, "the model's reply was empty"),
     "prose only": ("The bug is that `value` should be `values` in the last line.", False,
-                   "held no code"),
+                   "the model's reply contained no python code"),
     "wrong language": (fence("function average(values) {\n  return 0;\n}\n", "javascript"),
                        False, "no python code"),
     "fence never closed": ("```python\n" + FIXED_FUNCTION, True, "Fixed on attempt 1/1"),
@@ -450,7 +450,8 @@ REPLIES: dict[str, tuple[str, bool, str]] = {
                           "        total +=", False, "cut off"),
     "no fence, broken further down": ("def average(values):\n    total = 0\n"
                                       "    for value in values\n        total += value\n"
-                                      "    return total / len(values)\n", False, "held no code"),
+                                      "    return total / len(values)\n", False,
+                                      "the model's reply contained no complete python code"),
     "the whole file": (WHOLE_FILE_REPLY, True, "Fixed on attempt 1/1"),
     "the original bug unchanged": (fence(BUGGY.split("\n\n\n")[0] + "\n"), False,
                                    "returned the code unchanged"),
@@ -458,8 +459,10 @@ REPLIES: dict[str, tuple[str, bool, str]] = {
                             "ZeroDivisionError"),
     "a syntax error": (fence("def average(values):\n    return sum(values) /\n"), False,
                        "SyntaxError"),
-    "a hang": (fence("def average(values):\n    while True:\n        pass\n"), False,
-               "timed out"),
+    "a hang": (fence("def average(values):\n    while True:\n        pass\n    return 0.0\n"),
+               False, "timed out"),
+    "a hollow body": (fence("def average(values):\n    while True:\n        pass\n"), False,
+                      "average() no longer returns a value"),
 }
 
 

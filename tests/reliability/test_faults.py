@@ -148,6 +148,8 @@ def _config(write_config: Callable[..., Path], name: str, roles: dict[str, list[
                    "models": models},
         "generate": {"related_functions": 0, "use_overseer": True, "write_tests": False,
                      "use_evaluator": True},
+        # One candidate per round: these scenarios are about one request failing over.
+        "fix": {"candidates": 1},
     }, name=f"{name}.yaml")
 
 

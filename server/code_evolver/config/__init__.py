@@ -6,7 +6,7 @@ seed's ConfigManager facade over all of it.
 """
 
 from .build import build_settings
-from .discovery import find_config, load_settings, user_config_path
+from .discovery import config_here, find_config, load_settings, user_config_path
 from .errors import ConfigError
 from .manager import ConfigManager
 from .settings import (
@@ -48,6 +48,7 @@ __all__ = [
     "Timeouts",
     "build_settings",
     "check_url",
+    "config_here",
     "find_config",
     "load_settings",
     "user_config_path",

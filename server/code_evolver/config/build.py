@@ -236,6 +236,8 @@ def build_settings(root: Node, file: str) -> Settings:
         run_timeout=fix.number("run_timeout", 10.0),
         output_limit=fix.integer("output_limit", 200_000, minimum=1000),
         memory_limit_mb=fix.integer("memory_limit_mb", 2048, minimum=64),
+        candidates=fix.integer("candidates", 4, minimum=1, maximum=16),
+        stdin=_stdin(fix),
     )
     fix.finish()
     gen = top.section("generate")
@@ -271,3 +273,18 @@ def build_settings(root: Node, file: str) -> Settings:
     )
     top.finish()
     return settings
+
+
+def _stdin(section: Section) -> str | None:
+    """fix.stdin as written: text (kept exactly, newlines and all) or a file path."""
+    node = section.node("stdin")
+    if node is None or node.value is None:
+        return None
+    if not isinstance(node.value, str):
+        raise section.error(
+            section.key_path("stdin"),
+            f"expected the text runs read, or a file path, got {kind_of(node.value)}",
+            node.line,
+        )
+    return node.value
+

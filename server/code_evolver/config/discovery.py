@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .build import build_settings
 from .errors import ConfigError
 from .settings import ENV_CONFIG, Settings
@@ -23,6 +25,33 @@ def user_config_path() -> Path:
     else:
         base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return base / "code-evolver" / "config.yaml"
+
+
+# The top-level keys of our config file: a config.yaml with none of them is another tool's.
+_OUR_KEYS = frozenset(
+    {
+        "ollama",
+        "fix",
+        "generate",
+        "run",
+        "test_command",
+        "run_on_save",
+        "strip_secrets",
+        "max_prompt_chars",
+        "max_output_chars",
+    }
+)
+
+
+def config_here(directory: str | os.PathLike[str]) -> Path | None:
+    """`config.yaml` in `directory` when it is a Code Evolver config (one-shot commands use it
+    before the user's own, as the shipped file is meant to be used: next to it)."""
+    path = Path(directory) / "config.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return path  # ours or not, reading it says what is wrong with it, naming the file
+    return path if isinstance(data, dict) and _OUR_KEYS & set(data) else None
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:

@@ -103,6 +103,10 @@ class FixSettings:
     run_timeout: float = 10.0
     output_limit: int = 200_000
     memory_limit_mb: int = 2048
+    # Replies asked for at once per round, as far as the generator's endpoints can serve them.
+    candidates: int = 4
+    # What runs read on standard input: the text itself, or the path of a file holding it.
+    stdin: str | None = None
 
 
 @dataclass(frozen=True)

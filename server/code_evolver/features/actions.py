@@ -49,6 +49,8 @@ class WorkResult:
     message: str
     snapshot: Snapshot | None = None
     level: types.MessageType = types.MessageType.Info
+    # A new title for the resolved action when its edit is less than the title promised.
+    title: str | None = None
 
 
 # A feature's long work: the editor's arguments in, one edit and one message out.
@@ -217,8 +219,10 @@ def region_result(state: ServerState, snap: Snapshot, outcome: Outcome) -> WorkR
             outcome.region,
             versioned=state.client_supports_document_changes,
         )
-    level = types.MessageType.Info if outcome.changed else types.MessageType.Warning
-    return WorkResult(edit, outcome.message, snap, level)
+    full = outcome.changed and outcome.verdict != "partial"
+    level = types.MessageType.Info if full else types.MessageType.Warning
+    title = outcome.message[:120] if outcome.verdict == "partial" else None
+    return WorkResult(edit, outcome.message, snap, level, title)
 
 
 def describe_error(error: BaseException) -> tuple[str, str]:
@@ -246,6 +250,7 @@ async def resolve(
     result = await _perform(server, state, work, args)
     if result.edit is not None:
         action.edit = result.edit
+        action.title = result.title or action.title
     return action
 
 

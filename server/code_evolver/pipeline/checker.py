@@ -119,6 +119,7 @@ class Checker:
         self.trusted = trusted
         self.cancel = cancel
         self._scratch: str | None = None
+        self.stdin = stdin_text(settings.fix.stdin, target.workspace_root)
         self.test_file = (
             find_test_file(target.path, target.workspace_root)
             if target.language == "python"
@@ -186,6 +187,7 @@ class Checker:
             strip_secrets=self.settings.strip_secrets,
             memory_limit_mb=fix.memory_limit_mb,
             cancel=self.cancel,
+            stdin_data=self.stdin,
         )
         # The model and the user should see the real file's path, not the scratch copy's.
         real_dir = self.target.workspace_root
@@ -265,3 +267,14 @@ def read_text(path: str) -> str | None:
             return handle.read()
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def stdin_text(value: str | None, root: str) -> str | None:
+    """fix.stdin as runs read it: the file it names (relative to the workspace), or the text."""
+    if value is None:
+        return None
+    if "\n" not in value and value.strip():
+        path = os.path.join(root, os.path.expanduser(value.strip()))
+        if os.path.isfile(path):
+            return read_text(path)
+    return value

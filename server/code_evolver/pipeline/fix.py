@@ -1,14 +1,26 @@
-"""The fix loop: run, ask the generator, verify on a copy, escalate with the new error."""
+"""The fix loop: run, ask the generator for candidates, verify each, escalate until clean.
+
+Each round asks for several candidates at once (as many as the generator's endpoints serve at
+once, `fix.candidates` at most) and checks each as it arrives; the round ends at the first one
+that is fully clean. A candidate that is better but not clean becomes the next round's starting
+point, with its own error. "Fixed" is said only of a clean run that kept every check the user
+wrote (pipeline/judge.py); anything less is offered as partial work, and says what changed.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from ..llm import Generation, LLMError
 from ..values import DiagnosticInfo, Outcome, Region
+from .candidates import CandidateRound, endpoint_capacity, samplings
 from .checker import Check
-from .extract import NoCodeInReply, extract_code
+from .extract import NoCodeInReply, extract_code, split_lines
+from .judge import changed_functions, drop_added_comments, hollowed, weakened
 from .model_session import ModelSession
 from .prompts import FailedAttempt, RunInfo, fix_prompt
 from .regions import (
@@ -23,8 +35,12 @@ from .regions import (
     shifted_region,
     splice,
 )
+from .stubs import enclosing_function
+from .verdict import Verdict, judge_run, syntax_error_line, what_changed
 
 log = logging.getLogger("code_evolver.fix")
+
+_STILL = "still has errors"
 
 
 def run_info(check: Check) -> RunInfo | None:
@@ -37,12 +53,29 @@ def run_info(check: Check) -> RunInfo | None:
     return RunInfo(" ".join(result.argv), result.exit_code, result.stdout, result.stderr, note)
 
 
+@dataclass(frozen=True)
+class _Version:
+    """A version of the file the loop has run: the original, or a candidate."""
+
+    source: str
+    check: Check
+    region: Region
+    code: str = ""  # the reply's code that made it (empty for the original)
+    generation: Generation | None = None
+    verdict: Verdict = "none"
+    attempt: int = 0
+
+
 class FixSession(ModelSession):
     """One fix request: owns the checker (scratch files) and the attempt history."""
 
     def __init__(self, *args: Any, max_attempts: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_attempts = max_attempts or self.settings.fix.max_attempts
+        self._rng = random.Random()  # fresh seeds every session: a retry is a new try
+        self._attempts: list[FailedAttempt] = []
+        self._endpoints: list[str] = []
+        self._last_problem = ""
 
     def _not_run(self) -> str:
         """Why the file is not run, or "" when it is."""
@@ -66,65 +99,33 @@ class FixSession(ModelSession):
         refusal = self._refusal(before, diagnostics, region, original)
         if refusal is not None:
             return Outcome(None, region, None, refusal, 0, before)
-        name = None if region.whole_file else first_definition_name(original)
-        attempts: list[FailedAttempt] = []
-        endpoints: list[str] = []
-        last_problem = before.summary if before.failures else "no model reply yet"
+        start = _Version(source, before, region)
+        best: _Version | None = None
         for attempt in range(1, self.max_attempts + 1):
             if self.cancel is not None:
                 self.cancel.raise_if_cancelled()
-            label = f"Attempt {attempt}/{self.max_attempts}"
-            self.on_step(f"{label}: asking {self.client.role_settings('generator').model}")
-            prompt = fix_prompt(
-                code=original,
-                language=self.target.language,
-                path=self.target.relative,
-                diagnostics=diagnostics,
-                run=run_info(before) if before.failures else None,
-                attempts=attempts,
-                whole_file=region.whole_file,
-                context="" if region.whole_file else region_context(source, region),
-                limit=self.settings.max_prompt_chars,
-            )
-            reply = self.client.generate_full(
-                prompt=prompt, model_key="generator", cancel=self.cancel, on_step=self.on_step
-            )
-            endpoints.append(reply.endpoint)
-            candidate, code, problem = self._candidate(source, region, name, original, reply.text)
-            if problem is None:
-                self.on_step(f"{label}: verifying")
-                after = self.checker.check(candidate)
-                if _better(before, after, bool(diagnostics)):
-                    replacement = region_text(candidate, shifted_region(region, source, candidate))
-                    message = self._fixed_message(attempt, reply.model, reply.endpoint, after)
-                    return Outcome(
-                        candidate,
-                        region,
-                        replacement,
-                        message,
-                        attempt,
-                        before,
-                        after,
-                        tuple(endpoints),
-                    )
-                last_problem = after.summary
-                attempts.append(FailedAttempt(code, after.details))
-                self.on_step(f"Still has errors: {after.summary}")
-            else:
-                last_problem = problem
-                attempts.append(FailedAttempt(code, problem))
-                self.on_step(f"{label}: {problem}")
+            found = self._round(attempt, start, start if best is None else best, diagnostics)
+            if found is None:
+                continue
+            if found.verdict in ("fixed", "fixed_here"):
+                return self._outcome(start, found)
+            best = found
+        if best is not None:
+            return self._outcome(start, best)
+        last = self._last_problem or before.summary
         return Outcome(
             None,
             region,
             None,
             f"No fix after {self.max_attempts} attempt(s); the file is unchanged. "
-            f"Last error: {last_problem}",
+            f"Last error: {last}",
             self.max_attempts,
             before,
             None,
-            tuple(endpoints),
+            tuple(self._endpoints),
         )
+
+    # ------------------------------------------------------------ before the first round
 
     def _region(
         self,
@@ -137,6 +138,9 @@ class FixSession(ModelSession):
         lines = [d.line - 1 for d in diagnostics]
         if before.error is not None and before.error.line is not None:
             lines.append(before.error.line)
+        compile_line = syntax_error_line(before.syntax_error)
+        if compile_line is not None:
+            lines.append(compile_line)
         region = choose_region(source, lines, whole_file)
         # The code to fix must reach the model whole, with room left for the errors.
         if region.whole_file and len(source) > self._room():
@@ -153,7 +157,7 @@ class FixSession(ModelSession):
         region: Region,
         original: str,
     ) -> str | None:
-        """Why no model is asked at all: nothing is wrong, or the code is too large."""
+        """Why no model is asked at all: nothing is wrong, input is missing, or it is too big."""
         not_run = self._not_run()
         if before.failures == 0 and not diagnostics:
             if not_run:
@@ -161,6 +165,13 @@ class FixSession(ModelSession):
             return (
                 f"{self.target.relative} runs without errors and "
                 "no diagnostics were given: nothing to fix."
+            )
+        if before.summary.startswith("EOFError") and self.settings.fix.stdin is None:
+            return (
+                f"{self.target.relative} reads standard input and its run had none "
+                f"({before.summary}), so no change to the code can be checked: set fix.stdin "
+                "in config.yaml to the text it should read (or the path of a file with it), "
+                "then try again."
             )
         if len(original) > self._room():
             name = "The file" if region.whole_file else f"{first_definition_name(original)}()"
@@ -172,20 +183,133 @@ class FixSession(ModelSession):
             )
         return None
 
-    def _candidate(
-        self, source: str, region: Region, name: str | None, original: str, reply: str
-    ) -> tuple[str, str, str | None]:
+    # ------------------------------------------------------------ one round
+
+    def _round(
+        self,
+        attempt: int,
+        original: _Version,
+        start: _Version,
+        diagnostics: Sequence[DiagnosticInfo],
+    ) -> _Version | None:
+        """Ask for candidates improving on `start`; the first clean one, else the best one."""
+        count = min(self.settings.fix.candidates, endpoint_capacity(self.client, "generator"))
+        model = self.client.role_settings("generator").model
+        label = f"Attempt {attempt}/{self.max_attempts}"
+        many = f" for {count} candidates" if count > 1 else ""
+        self.on_step(f"{label}: asking {model}{many}")
+        prompt = self._prompt(start, diagnostics)
+        base = self.client.role_settings("generator").options.get("temperature")
+        better: list[_Version] = []
+        errors: list[LLMError] = []
+        with CandidateRound(
+            self.client,
+            prompt,
+            samplings(count, base, self._rng),
+            cancel=self.cancel,
+            on_step=self.on_step,
+        ) as replies:
+            for reply in replies:
+                if reply.generation is None:
+                    errors.extend([reply.error] if reply.error is not None else [])
+                    continue
+                self._endpoints.append(reply.generation.endpoint)
+                where = f", candidate {reply.index}/{count} from {reply.generation.endpoint}"
+                found = self._try(
+                    f"{label}{where if count > 1 else ''}",
+                    attempt,
+                    original,
+                    start,
+                    reply.generation,
+                )
+                if found is not None and found.verdict in ("fixed", "fixed_here"):
+                    replies.close()  # the other endpoints stop generating
+                    return found
+                if found is not None:
+                    better.append(found)
+        if errors and len(errors) == count:
+            raise errors[0]
+        return min(better, key=lambda v: v.check.failures) if better else None
+
+    def _prompt(self, start: _Version, diagnostics: Sequence[DiagnosticInfo]) -> str:
+        problems = list(diagnostics)
+        compile_line = syntax_error_line(start.check.syntax_error)
+        if start.check.syntax_error and compile_line is not None:
+            lines = split_lines(start.source)
+            text = lines[compile_line].strip() if compile_line < len(lines) else ""
+            problems.append(
+                DiagnosticInfo(
+                    f"{start.check.syntax_error}: `{text}`", compile_line + 1, "python compile"
+                )
+            )
+        return fix_prompt(
+            code=region_text(start.source, start.region),
+            language=self.target.language,
+            path=self.target.relative,
+            diagnostics=problems,
+            run=run_info(start.check) if start.check.failures else None,
+            attempts=self._attempts,
+            whole_file=start.region.whole_file,
+            context="" if start.region.whole_file else region_context(start.source, start.region),
+            limit=self.settings.max_prompt_chars,
+        )
+
+    def _try(
+        self,
+        label: str,
+        attempt: int,
+        original: _Version,
+        start: _Version,
+        generation: Generation,
+    ) -> _Version | None:
+        """Check one candidate; it comes back when it is better than `start`."""
+        candidate, code, problem = self._candidate(start, generation.text)
+        if problem is None:
+            problem = self._weakening(original, start, candidate)
+        if problem is not None:
+            self._attempts.append(FailedAttempt(code, problem))
+            self._last_problem = problem
+            self.on_step(f"{label}: {problem}")
+            return None
+        self.on_step(f"{label}: verifying")
+        after = self.checker.check(candidate)
+        region = shifted_region(start.region, start.source, candidate)
+        verdict, why = judge_run(
+            original.check, start.check, after, original.region, region, candidate
+        )
+        if verdict == "none":
+            self._last_problem = after.summary if why == _STILL else why
+            self._attempts.append(FailedAttempt(code, after.details if why == _STILL else why))
+            self.on_step(
+                f"{label}: {why}" if why != _STILL else f"Still has errors: {after.summary}"
+            )
+            return None
+        if verdict == "partial":
+            self._attempts.append(FailedAttempt(code, after.details))
+            self.on_step(f"{label}: better, still has errors: {after.summary}")
+        return _Version(candidate, after, region, code, generation, verdict, attempt)
+
+    def _candidate(self, start: _Version, reply: str) -> tuple[str, str, str | None]:
         """(the file with the reply in place, the reply's code, the problem or None)."""
+        source, region = start.source, start.region
+        original = region_text(source, region)
         try:
             code = extract_code(reply, self.target.language, original=original)
         except NoCodeInReply as exc:
-            return source, reply[:2000], f"the model's reply held no code ({exc})"
+            said = str(exc)
+            problem = (
+                "the model's reply was empty" if not reply.strip() else said[0].lower() + said[1:]
+            )
+            return source, reply[:2000], problem
+        if self.target.language == "python":
+            code = drop_added_comments(original, code)
         if region.whole_file:
             candidate = merge_definitions(source, code)
             lost = lost_definitions(source, candidate)
             if lost:
                 return source, code, f"the reply left out {', '.join(lost)} from the file"
         else:
+            name = first_definition_name(original)
             narrowed = narrow_to_function(code, name)
             if name is not None and defines_name(narrowed, name) is False:
                 return source, code, f"the reply does not define {name}()"
@@ -194,25 +318,76 @@ class FixSession(ModelSession):
             return source, code, "the model returned the code unchanged"
         return candidate, code, None
 
-    def _fixed_message(self, attempt: int, model: str, endpoint: str, after: Check) -> str:
+    def _weakening(self, original: _Version, start: _Version, candidate: str) -> str | None:
+        """Why the candidate would pass by weakening the user's checks or hollowing code."""
+        language = self.target.language
+        problem = weakened(original.source, candidate, language=language)
+        if problem is not None or language != "python":
+            return problem
+        changed = changed_functions(original.source, candidate)
+        if not start.region.whole_file:
+            name = first_definition_name(region_text(start.source, start.region))
+            changed = [name] if name else changed
+        elif changed:
+            allowed = self._diagnosed_functions(original)
+            outside = [name for name in changed if allowed and name not in allowed]
+            if outside:
+                return f"it changed {outside[0]}(), which the problems are not in"
+        return hollowed(original.source, candidate, changed)
+
+    def _diagnosed_functions(self, original: _Version) -> set[str]:
+        """Names of the top-level functions the original's problems are in."""
+        lines = []
+        if original.check.error is not None and original.check.error.line is not None:
+            lines.append(original.check.error.line)
+        compile_line = syntax_error_line(original.check.syntax_error)
+        if compile_line is not None:
+            lines.append(compile_line)
+        names = set()
+        for line in lines:
+            span = enclosing_function(original.source, line)
+            if span is not None:
+                name = first_definition_name(region_text(original.source, Region(*span, False)))
+                if name:
+                    names.add(name)
+        return names
+
+    # ------------------------------------------------------------ the answer
+
+    def _outcome(self, original: _Version, found: _Version) -> Outcome:
+        generation = found.generation
+        assert generation is not None
+        by = f"attempt {found.attempt}/{self.max_attempts} by {generation.model} at "
+        by += generation.endpoint
         not_run = self._not_run()
-        return (
-            f"Fixed on attempt {attempt}/{self.max_attempts} by {model} at {endpoint}"
-            + (f"; remaining: {after.summary}" if after.failures else "")
-            + (f"; not verified by running: {not_run}" if not_run else "")
+        if found.verdict == "fixed" and not not_run and original.check.failures:
+            message = f"Fixed on {by}"
+        elif found.verdict == "fixed" and not not_run:
+            message = (
+                f"Changed on {by} for the editor's diagnostics; it still runs cleanly "
+                "(running cannot show whether the diagnostic itself is gone)"
+            )
+        elif found.verdict == "fixed":
+            message = f"Changed on {by}; not verified by running: {not_run}"
+        elif found.verdict == "fixed_here":
+            message = (
+                f"{what_changed(original.check, found.check)} ({by}); the rest of the file "
+                "still fails, outside the code this fix is about"
+            )
+        else:
+            message = (
+                f"Partial fix, not a full one: {what_changed(original.check, found.check)} "
+                f"(best of {found.attempt} attempt(s), {by})"
+            )
+        replacement = region_text(found.source, found.region)
+        return Outcome(
+            found.source,
+            original.region,
+            replacement,
+            message,
+            found.attempt,
+            original.check,
+            found.check,
+            tuple(self._endpoints),
+            verdict=found.verdict,
         )
-
-
-def _better(before: Check, after: Check, had_diagnostics: bool) -> bool:
-    """A candidate is kept only when it is verifiably no worse and fixes something."""
-    if after.syntax_error:
-        return False
-    if after.passed_tests < before.passed_tests:
-        return False  # never trade a passing test for a cleaner run
-    if before.passed_names and after.passed_names and not before.passed_names <= after.passed_names:
-        return False  # nor one passing test for another
-    if after.failures < before.failures:
-        return True
-    # Only editor diagnostics (a linter, a type checker) and a clean run: keep a candidate that
-    # still runs cleanly, since running cannot show the diagnostic itself.
-    return before.failures == 0 and after.failures == 0 and had_diagnostics

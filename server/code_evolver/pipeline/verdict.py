@@ -1,0 +1,150 @@
+"""What a candidate's run says: fixed, fixed where it was asked to, better, or not a fix.
+
+Pure functions over the checks (pipeline/checker.py) of the original, of the version a round
+started from, and of the candidate.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from ..values import Region
+from .checker import Check
+from .extract import split_lines
+from .stubs import enclosing_function
+
+# fixed: the run is clean. fixed_here: the error in the fixed function is gone and what still
+# fails is elsewhere in the file. partial: better than where the round started, not clean.
+Verdict = Literal["fixed", "fixed_here", "partial", "none"]
+
+_SYNTAX_LINE = re.compile(r"\(line (\d+)\)\s*$")
+_ERROR_NAME = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning))\b")
+
+
+def syntax_error_line(syntax_error: str | None) -> int | None:
+    """The 0-based line of a `SyntaxError: ... (line N)` sentence, or None."""
+    match = _SYNTAX_LINE.search(syntax_error or "")
+    return int(match[1]) - 1 if match else None
+
+
+def judge_run(
+    original: Check,
+    start: Check,
+    after: Check,
+    original_region: Region,
+    region: Region,
+    candidate: str,
+) -> tuple[Verdict, str]:
+    """The verdict on `after`, and for "none" why, in a phrase the model and the user read."""
+    if after.syntax_error:
+        return "none", after.syntax_error
+    lost = _lost_test(original, after)
+    if lost:
+        return "none", lost
+    run = original.run
+    if (
+        run is not None
+        and not run.ok
+        and run.stdout.strip()
+        and after.run is not None
+        and not _output_kept(run.stdout, after.run.stdout)
+    ):
+        return "none", "it no longer prints what the program printed before it failed"
+    if after.failures == 0:
+        return "fixed", ""
+    if not region.whole_file and _fixed_inside(original, after, original_region, region, candidate):
+        return "fixed_here", ""
+    if after.failures < start.failures or _got_further(start, after):
+        return "partial", ""
+    return "none", "still has errors"
+
+
+def what_changed(before: Check, after: Check) -> str:
+    """ "SyntaxError gone; AssertionError remains at line 6" and the like."""
+    old, new = _name(before), _name(after)
+    if after.failures == 0:
+        return f"{old} gone; the run is clean"
+    line = _line(after)
+    where = f" at line {line + 1}" if line is not None else ""
+    if old != new:
+        return f"{old} gone; {new} remains{where}"
+    if before.failed_tests > after.failed_tests:
+        return (
+            f"{before.failed_tests - after.failed_tests} of {before.failed_tests} failing "
+            f"test(s) pass now; {after.summary}"
+        )
+    return f"{before.summary} became {after.summary}{where}"
+
+
+def _name(check: Check) -> str:
+    summary = check.summary
+    match = _ERROR_NAME.match(summary)
+    if match:
+        return match[1]
+    return summary.split(":", 1)[0] if ":" in summary else summary
+
+
+def _line(check: Check) -> int | None:
+    if check.syntax_error:
+        return syntax_error_line(check.syntax_error)
+    return check.error.line if check.error is not None else None
+
+
+def _lost_test(original: Check, after: Check) -> str:
+    """A test that passed on the original and does not pass now, as a phrase; or ""."""
+    if after.passed_tests < original.passed_tests:
+        return f"{original.passed_tests - after.passed_tests} test(s) that passed before fail now"
+    if original.passed_names and after.passed_names:
+        lost = sorted(original.passed_names - after.passed_names)
+        if lost:
+            return f"the test {lost[0]} passed before and fails now"
+    return ""
+
+
+def _output_kept(before: str, after: str) -> bool:
+    """The lines printed before the failure still lead the output, in order; a last line left
+    unfinished (a prompt such as `name? `) may go on."""
+    old = [line.rstrip() for line in split_lines(before) if line.strip()]
+    new = [line.rstrip() for line in split_lines(after) if line.strip()]
+    if not old:
+        return True
+    unfinished = not before.endswith(("\n", "\r"))
+    whole = old[:-1] if unfinished else old
+    if new[: len(whole)] != whole:
+        return False
+    return not unfinished or (len(new) > len(whole) and new[len(whole)].startswith(old[-1]))
+
+
+def _inside(line: int | None, region: Region) -> bool:
+    return line is not None and region.start <= line <= region.end
+
+
+def _fixed_inside(
+    original: Check, after: Check, original_region: Region, region: Region, candidate: str
+) -> bool:
+    """The original failed inside the fixed function; the candidate fails in another function.
+
+    An error at the top level (a failing `assert` of the program's own, say) may well be the
+    fixed function's doing, so it is not counted as elsewhere.
+    """
+    if not _inside(_line(original), original_region):
+        return False
+    line = _line(after)
+    if line is None or _inside(line, region):
+        return False
+    span = enclosing_function(candidate, line)
+    return span is not None and not (span[0] <= region.start and region.end <= span[1])
+
+
+def _got_further(start: Check, after: Check) -> bool:
+    """The same weight of failure, but a different error later in the run: the first problem
+    is gone and the next one shows (two bugs in one function)."""
+    if after.failures != start.failures or after.summary == start.summary:
+        return False
+    if start.run is None or after.run is None or start.run.ok or after.run.ok:
+        return False
+    printed = len(split_lines(after.run.stdout)) > len(split_lines(start.run.stdout))
+    before_line, after_line = _line(start), _line(after)
+    later = before_line is not None and after_line is not None and after_line > before_line
+    return printed or later

@@ -1,0 +1,61 @@
+"""Which config a one-shot command reads: --config, the variable, ./config.yaml, the user's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import role_config
+
+
+def run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "code_evolver", *args], capture_output=True,
+                          text=True, timeout=120, cwd=cwd, env=env)
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "CODE_EVOLVER_CONFIG"}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")  # no user config unless a test writes one
+    env.update(extra)
+    return env
+
+
+def _write(path: Path, url: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(role_config({"generator": [url]})))
+    return path
+
+
+def test_config_yaml_in_the_current_folder_is_used_before_the_users(fake_factory, tmp_path):
+    here, user = fake_factory(name="here"), fake_factory(name="user")
+    project = tmp_path / "project"
+    _write(project / "config.yaml", here.url)
+    _write(tmp_path / "xdg" / "code-evolver" / "config.yaml", user.url)
+    proc = run("status", cwd=project, env=_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert here.url in proc.stdout and user.url not in proc.stdout
+
+
+def test_another_tools_config_yaml_is_not_read(fake_factory, tmp_path):
+    user = fake_factory(name="user")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.yaml").write_text("database:\n  host: db.example\n")
+    _write(tmp_path / "xdg" / "code-evolver" / "config.yaml", user.url)
+    proc = run("status", cwd=project, env=_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert user.url in proc.stdout
+
+
+def test_the_environment_variable_wins_over_the_current_folder(fake_factory, tmp_path):
+    here, chosen = fake_factory(name="here"), fake_factory(name="chosen")
+    project = tmp_path / "project"
+    _write(project / "config.yaml", here.url)
+    named = _write(tmp_path / "elsewhere.yaml", chosen.url)
+    proc = run("status", cwd=project, env=_env(tmp_path, CODE_EVOLVER_CONFIG=str(named)))
+    assert proc.returncode == 0, proc.stderr
+    assert chosen.url in proc.stdout and here.url not in proc.stdout
