@@ -4,7 +4,8 @@
 Runs the script N times as a new user would (each run starts its own llama.cpp servers and
 picks new seeds), after one install; for each run it records:
 
-    verified   the script ended with a diff and "the diff above was verified" (exit code 0)
+    verified   the script ended with a diff, "Fixed on attempt ..." and "the diff above was
+               verified" (exit code 0); a partial fix does not count
     correct    the diff, applied to a copy of examples/buggy.py, makes it print 2.5
                (the average of [1, 2, 3, 4]) and exit cleanly
     seconds    wall-clock time of the whole run, servers' start and stop included
@@ -113,12 +114,14 @@ def one_run(number: int, extra: list[str], env: dict[str, str]) -> FirstRun:
     )
     seconds = time.monotonic() - started
     diff = _diff_in(done.stdout)
-    verified = done.returncode == 0 and bool(diff) and VERIFIED in done.stdout
+    lines = [line for line in done.stderr.splitlines() if line and not line.startswith("...")]
+    said = lines[-1] if lines else ""
+    claimed = said.startswith("Fixed")  # not "Partial fix, ..." nor "... the rest still fails"
+    verified = done.returncode == 0 and bool(diff) and VERIFIED in done.stdout and claimed
     printed = ""
     if diff:
         fixed = apply_diff(diff)
         printed = "<diff does not apply>" if fixed is None else program_output(fixed)
-    lines = [line for line in done.stderr.splitlines() if line and not line.startswith("...")]
     return FirstRun(
         number,
         verified,
@@ -128,7 +131,7 @@ def one_run(number: int, extra: list[str], env: dict[str, str]) -> FirstRun:
         printed,
         round(load, 2),
         diff,
-        lines[-1] if lines else "",
+        said,
     )
 
 

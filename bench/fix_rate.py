@@ -13,7 +13,8 @@ original and on the result. Two modes:
 and two loops (--loops), each at the same wall-clock budget per program (--budget):
 
     sequential   1 candidate per round, 3 rounds, 1 server
-    parallel     4 candidates per round (fix.candidates), 3 rounds, 2 servers
+    parallel     fix.candidates 4, 3 rounds, 2 servers (the loop asks as many at once as the
+                 servers serve: llama.cpp's Python server one each, so 2 per round)
 
 Per run: claimed fixed (the loop's message says "Fixed"), truly fixed (every test passes on
 what it returned), the precision of the claim (truly / claimed), edits that made things worse
@@ -222,6 +223,7 @@ class Result:
     after: str
     message: str
     worse_than_original: bool = False
+    loop_verdict: str = ""  # Outcome.verdict: fixed, fixed_here, partial, or "" (no edit)
     diff_lines: int = 0
     diff: str = ""
     steps: list[str] = field(default_factory=list)
@@ -326,6 +328,7 @@ def fix_one(
         f"{after.passed}/{after.total}",
         outcome.message,
         worse_than_original=worse,
+        loop_verdict=getattr(outcome, "verdict", ""),
         diff_lines=_diff_size(diff),
         diff="\n".join(diff),
         steps=steps,

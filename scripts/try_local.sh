@@ -96,6 +96,10 @@ ollama:
     evaluator: {model: $model, endpoints: $endpoints}
 fix:
   max_attempts: 3
+  # Replies asked for at once per round (temperature stepped up from 0.2, a seed each), as
+  # many as the servers serve at once: one each, since llama.cpp's Python server answers one
+  # request at a time. The round ends at the first verified fix.
+  candidates: 4
 max_prompt_chars: $prompt_chars
 EOF
 
