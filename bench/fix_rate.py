@@ -443,7 +443,9 @@ def local_config(model: str, urls: list[str]) -> dict[str, Any]:
                 for role in ("generator", "overseer", "evaluator")
             },
         },
-        "fix": {"run_timeout": 5},
+        # pytest alone takes 5-7 s to start on a 2-core machine under a load of 10; a shorter
+        # limit fails every test run (the infinite-loop programs pay this per candidate).
+        "fix": {"run_timeout": 15},
         # About 3 characters a token; the reply gets up to 512 tokens of the context.
         "max_prompt_chars": 4000 if spec.n_ctx <= 2048 else 8000,
     }
