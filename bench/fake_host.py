@@ -22,7 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import fake_ollama
 from fake_ollama import FakeOllama
 
-SETTABLE = {"latency", "chunk_delay", "chunk_size", "max_concurrent", "reply", "models"}
+SETTABLE = {
+    "latency",
+    "chunk_delay",
+    "chunk_size",
+    "max_concurrent",
+    "reply",
+    "models",
+    "cold_load",
+    "loaded",
+}
 
 
 def _no_delay() -> None:

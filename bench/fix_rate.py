@@ -72,7 +72,7 @@ import local_model  # noqa: E402
 from code_evolver.cancel import Cancelled, CancelToken  # noqa: E402
 from code_evolver.config import ConfigError, ConfigManager  # noqa: E402
 from code_evolver.llm import LLMError, OllamaClient  # noqa: E402
-from code_evolver.pipeline.fix import FixSession  # noqa: E402
+from code_evolver.pipeline.fix_loop import FixSession  # noqa: E402
 from code_evolver.values import Target  # noqa: E402
 
 _COUNTS = re.compile(r"(\d+) (passed|failed|errors?)\b")

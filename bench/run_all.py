@@ -24,7 +24,9 @@ BENCHMARKS = (
     "scaling",
     "uneven",
     "failover",
+    "routing",
     "server_load",
+    "isolation",
 )
 
 

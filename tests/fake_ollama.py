@@ -405,7 +405,7 @@ class _Handler(BaseHTTPRequestHandler):
         if sem is False:
             return
         try:
-            if self._wait(fake.latency) != "ok":
+            if not self._load_model(model) or self._wait(fake.latency) != "ok":
                 return
             with fake._lock:
                 fake._loaded.add(_normal_model(model))
@@ -431,6 +431,22 @@ class _Handler(BaseHTTPRequestHandler):
                 fake._active -= 1
             if sem is not None:
                 sem.release()
+
+    def _load_model(self, model: str) -> bool:
+        """Pay ``cold_load`` seconds once per model not loaded (requests meanwhile wait with
+        it, as Ollama's do); False if the client went away."""
+        fake = self.fake
+        name = _normal_model(model)
+        with fake._lock:
+            if fake.cold_load <= 0 or name in fake._loaded:
+                return True
+            ready_at = fake._loading.setdefault(name, time.monotonic() + fake.cold_load)
+        if self._wait(ready_at - time.monotonic()) != "ok":
+            return False
+        with fake._lock:
+            fake._loaded.add(name)
+            fake._loading.pop(name, None)
+        return True
 
     def _acquire_slot(self) -> threading.Semaphore | bool | None:
         """Wait for a generation slot; the semaphore taken, None if unlimited, False if gone."""
@@ -611,6 +627,11 @@ class FakeOllama:
     Use as ``with FakeOllama() as fake:`` or call :meth:`start` / :meth:`stop`. Tune it while it
     runs through the public attributes (``replies``, ``reply_fn``, ``latency``, ``chunk_delay``,
     ``chunk_size``, ``max_concurrent``, ``models``) and :meth:`fail`.
+
+    Like Ollama: ``max_concurrent`` is its ``OLLAMA_NUM_PARALLEL`` (requests beyond it wait
+    inside the server); ``loaded`` is what ``/api/ps`` lists (a model answers a request only
+    once loaded, and a request loads it); ``cold_load`` is the seconds a request waits for a
+    model that is not loaded (0, the default, loads at once).
     """
 
     def __init__(
@@ -650,6 +671,8 @@ class FakeOllama:
         self._conns: dict[socket.socket, int] = {}
         self._killed: set[socket.socket] = set()
         self._loaded: set[str] = set()
+        self._loading: dict[str, float] = {}  # model -> when its cold load ends
+        self.cold_load = 0.0
         self._started = False
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -822,6 +845,17 @@ class FakeOllama:
         with self._lock:
             self._max_concurrent = value
             self._sem = None if value is None else threading.Semaphore(value)
+
+    @property
+    def loaded(self) -> list[str]:
+        """Models in memory, as ``/api/ps`` lists them."""
+        with self._lock:
+            return sorted(self._loaded)
+
+    @loaded.setter
+    def loaded(self, models: list[str] | tuple[str, ...]) -> None:
+        with self._lock:
+            self._loaded = {_normal_model(m) for m in models}
 
     def _next_reply(self, body: dict[str, Any], consume: bool = True) -> str:
         fn = self.reply_fn

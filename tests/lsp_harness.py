@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ class Editor:
     texts: dict[str, str] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
     edits: list[types.ApplyWorkspaceEditParams] = field(default_factory=list)
+    encoding: str = "utf-16"  # the position encoding the server chose at initialize
 
     def attach(self) -> None:
         @self.client.feature(types.WORKSPACE_APPLY_EDIT)
@@ -39,11 +41,12 @@ class Editor:
             options["configPath"] = str(config)
         if overrides:
             options["overrides"] = overrides
-        await self.client.initialize_session(types.InitializeParams(
+        result = await self.client.initialize_session(types.InitializeParams(
             capabilities=capabilities or client_capabilities("visual-studio-code"),
             root_uri=self.root.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=self.root.as_uri(), name="ws")],
             initialization_options=options))
+        self.encoding = result.capabilities.position_encoding or "utf-16"
 
     def open(self, name: str, text: str, language: str = "python") -> str:
         path = self.root / name
@@ -64,6 +67,21 @@ class Editor:
             text_document=types.VersionedTextDocumentIdentifier(uri=uri,
                                                                 version=self.versions[uri]),
             content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
+
+    def type_text(self, uri: str, start: int, end: int, text: str) -> None:
+        """Replace text[start:end] (code points) like a typing editor: one incremental change
+        whose range is in the negotiated units."""
+        old = self.texts[uri]
+        change = types.TextDocumentContentChangePartial(
+            range=types.Range(start=position(old, start, self.encoding),
+                              end=position(old, end, self.encoding)),
+            text=text)
+        self.versions[uri] += 1
+        self.texts[uri] = old[:start] + text + old[end:]
+        self.client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri,
+                                                                version=self.versions[uri]),
+            content_changes=[change]))
 
     def apply(self, edit: types.WorkspaceEdit) -> bool:
         """Apply like VS Code: refuse the whole edit when a version does not match."""
@@ -92,8 +110,8 @@ class Editor:
         text = self.texts[uri]
         for edit in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character),
                            reverse=True):
-            start = offset(text, edit.range.start)
-            end = offset(text, edit.range.end)
+            start = offset(text, edit.range.start, self.encoding)
+            end = offset(text, edit.range.end, self.encoding)
             text = text[:start] + edit.new_text + text[end:]
         self.texts[uri] = text
         if uri in self.versions:
@@ -135,11 +153,46 @@ class Editor:
         return bool(predicate())
 
 
-def offset(text: str, position: types.Position) -> int:
-    lines = text.splitlines(keepends=True)
+# The editor's own reading of LSP, kept apart from the server's code on purpose.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+_UNIT_BYTES = {"utf-8": ("utf-8", 1), "utf-16": ("utf-16-le", 2), "utf-32": ("utf-32-le", 4)}
+
+
+def lines_of(text: str) -> list[str]:
+    """Lines with their ends; only \\n, \\r\\n and \\r end one (the LSP rule)."""
+    return [m.group() for m in _LINE.finditer(text) if m.group()]
+
+
+def units(text: str, encoding: str) -> int:
+    codec, width = _UNIT_BYTES[encoding]
+    return len(text.encode(codec, "surrogatepass")) // width
+
+
+def offset(text: str, position: types.Position, encoding: str = "utf-16") -> int:
+    """The code-point offset of an LSP position; a character past the line's end is its end."""
+    lines = lines_of(text)
     if position.line >= len(lines):
         return len(text)
-    return sum(len(line) for line in lines[: position.line]) + position.character
+    before = sum(len(line) for line in lines[: position.line])
+    line = lines[position.line].rstrip("\r\n")
+    count = 0
+    for index, char in enumerate(line):
+        if count >= position.character:
+            return before + index
+        count += units(char, encoding)
+    return before + len(line)
+
+
+def position(text: str, at: int, encoding: str = "utf-16") -> types.Position:
+    """The LSP position of the code-point offset `at`."""
+    line_start = 0
+    for number, line in enumerate(lines_of(text)):
+        if at < line_start + len(line) or (at == line_start + len(line)
+                                           and not line.endswith(("\n", "\r"))):
+            column = min(at - line_start, len(line.rstrip("\r\n")))
+            return types.Position(line=number, character=units(line[:column], encoding))
+        line_start += len(line)
+    return types.Position(line=len(lines_of(text)), character=0)
 
 
 def diagnostic(line: int, message: str, source: str = "Pylance") -> types.Diagnostic:

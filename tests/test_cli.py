@@ -107,3 +107,30 @@ def test_fix_with_no_endpoint_is_one_clear_error(fake, write_config, tmp_path):
     assert "Traceback" not in proc.stderr
     assert f"{fake.url}: connection refused" in proc.stderr
     assert script.read_text() == "print(undefined)\n"
+
+
+def test_config_and_verbose_work_before_the_command_too(fake, write_config):
+    """`code-evolver --config X doctor` as well as `code-evolver doctor --config X` (issue 13)."""
+    config = str(write_config(all_roles(fake.url)))
+    before = run("--config", config, "doctor")
+    after = run("doctor", "--config", config)
+    for proc in (before, after):
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert f"config: {config}" in proc.stdout
+        assert f"ok    {fake.url}" in proc.stdout
+    fake.reply = "```python\nprint(2)\n```"
+    quiet = run("--config", config, "generate", "print two")
+    loud = run("-v", "--config", config, "generate", "print two")
+    loud_after = run("generate", "print two", "-v", "--config", config)
+    assert quiet.returncode == loud.returncode == loud_after.returncode == 0, loud.stderr
+    assert "INFO" not in quiet.stderr
+    assert "INFO" in loud.stderr and "INFO" in loud_after.stderr
+
+
+def test_a_missing_config_before_the_command_is_the_config_error(tmp_path):
+    missing = str(tmp_path / "nowhere.yaml")
+    for args in (("--config", missing, "status"), ("status", "--config", missing)):
+        proc = run(*args)
+        assert proc.returncode == 2, proc.stderr
+        assert "invalid choice" not in proc.stderr
+        assert missing in proc.stderr

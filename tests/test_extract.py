@@ -14,8 +14,8 @@ from code_evolver.pipeline.extract import (
     extract_code,
     leading_indent,
     reindent,
-    split_lines,
 )
+from code_evolver.pipeline.lines import split_lines
 
 FUNCTION = "def add(a, b):\n    return a + b"
 
@@ -166,11 +166,6 @@ def test_reindent_keeps_bracket_continuations() -> None:
     code = "result = compute(\n        1,\n        2)"
     assert ast.parse(reindent(code, "    ").strip())
     assert reindent(code, "") == code
-
-
-def test_split_lines_counts_lines_as_python_does() -> None:
-    assert split_lines("a\r\nb\rc\nd\x0ce\u2028f\n") == ["a", "b", "c", "d\x0ce\u2028f"]
-    assert split_lines("") == [""]
 
 
 @settings(max_examples=200, deadline=None)

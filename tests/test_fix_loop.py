@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from code_evolver import ConfigManager, OllamaClient
-from code_evolver.pipeline.fix import FixSession
+from code_evolver.pipeline.fix_loop import FixSession
 from code_evolver.values import DiagnosticInfo, Outcome, Target
 from conftest import role_config
 from fake_ollama import FakeOllama

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from code_evolver import ConfigManager, OllamaClient
-from code_evolver.pipeline.fix import FixSession
+from code_evolver.pipeline.fix_loop import FixSession
 from code_evolver.values import Outcome, Target
 from conftest import role_config
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from code_evolver import ConfigManager, OllamaClient
-from code_evolver.pipeline.generate import Generator
+from code_evolver.pipeline.generate_loop import Generator
 from code_evolver.pipeline.stubs import stub_near
 from code_evolver.values import Target
 from conftest import role_config

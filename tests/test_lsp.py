@@ -167,21 +167,31 @@ async def test_cancel_kills_the_running_program(editor, fake, config_for, tmp_pa
     task = asyncio.create_task(editor.command("codeEvolver.fixDiagnostics", uri=uri))
     assert await editor.wait_for(pid_file.exists)
     assert await editor.wait_for(lambda: editor.client.progress_reports)
-    pid = int(pid_file.read_text() or 0) if pid_file.read_text() else 0
+    # The pid the program wrote is its pid inside the run's PID namespace: find it on this
+    # side by its command line instead.
+    script = str(editor.root / "spin.py")
+    assert await editor.wait_for(lambda: _running(script))
     token = next(iter(editor.client.progress_reports))
     editor.client.window_work_done_progress_cancel(
         types.WorkDoneProgressCancelParams(token=token))
     await asyncio.wait_for(task, 20)
-
-    def gone() -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
-
-    assert await editor.wait_for(gone)
+    assert await editor.wait_for(lambda: not _running(script))
     assert fake.generate_count == 0
+
+
+def _running(script: str) -> list[int]:
+    """Processes whose command line runs `script`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    argv = handle.read().split(b"\0")
+            except OSError:
+                continue
+            if script.encode() in argv:
+                found.append(int(entry))
+    return found
 
 
 async def test_stale_version_is_not_overwritten(editor, fake, config_for):

@@ -163,3 +163,31 @@ def test_progress_tokens_are_futures_that_a_client_cancel_cancels() -> None:
         assert "t" in server.work_done_progress.tokens  # pygls never drops it
     finally:
         loop.close()
+
+
+def test_pygls_cuts_document_lines_where_lsp_does_not() -> None:
+    """LspLinesDocument exists because pygls' `lines` breaks at U+2028 (and form feeds ...);
+    when this fails, pygls follows LSP and the patch can go."""
+    from pygls.workspace import TextDocument, Workspace
+
+    assert len(TextDocument("file:///a.py", "a\u2028b\nc\n").lines) == 3
+    parameters = list(inspect.signature(Workspace._create_text_document).parameters)
+    assert parameters == ["self", "doc_uri", "source", "version", "language_id"]
+
+
+def test_incremental_changes_below_a_line_separator_land_on_their_line() -> None:
+    from pygls.workspace import Workspace
+
+    from code_evolver.lsp.pygls_patches import use_lsp_lines
+
+    workspace = Workspace(None, types.TextDocumentSyncKind.Incremental)
+    use_lsp_lines(workspace)
+    uri = "file:///a.py"
+    item = types.TextDocumentItem(uri=uri, language_id="python", version=1, text="a\u2028b\nc😀d\n")
+    workspace.put_text_document(item)
+    change = types.TextDocumentContentChangePartial(
+        range=types.Range(types.Position(1, 3), types.Position(1, 4)), text="D"
+    )
+    document = types.VersionedTextDocumentIdentifier(version=2, uri=uri)
+    workspace.update_text_document(document, change)
+    assert workspace.get_text_document(uri).source == "a\u2028b\nc😀D\n"

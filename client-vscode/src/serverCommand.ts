@@ -37,6 +37,8 @@ export function buildServerLaunch(input: LaunchInput): ServerLaunch {
         const delimiter = input.pathDelimiter ?? path.delimiter;
         const existing = env.PYTHONPATH ?? '';
         env.PYTHONPATH = existing === '' ? input.bundledLibs : `${input.bundledLibs}${delimiter}${existing}`;
+        // The server takes exactly this entry off PYTHONPATH for runs of the user's code.
+        env.CODE_EVOLVER_BUNDLED_PATH = input.bundledLibs;
     }
     return { command: input.python, args, env, source: input.source };
 }

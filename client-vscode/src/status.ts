@@ -8,6 +8,14 @@ export interface EndpointStatus {
     readonly text: string;
     /** Set when the server cannot work at all (its worker process cannot start): the sentence. */
     readonly problem?: string;
+    /** Slots in use, slots configured (max_parallel) and requests queued client-side, when known. */
+    readonly routing?: RoutingLoad;
+}
+
+export interface RoutingLoad {
+    readonly inUse: number;
+    readonly slots: number;
+    readonly queued: number;
 }
 
 export type StatusSeverity = 'normal' | 'warning' | 'error';
@@ -25,12 +33,24 @@ export function parseEndpointStatus(value: unknown): EndpointStatus | undefined 
     if (typeof value !== 'object' || value === null) {
         return undefined;
     }
-    const { healthy, total, text, problem } = value as Record<string, unknown>;
+    const { healthy, total, text, problem, inUse, slots, queued } = value as Record<string, unknown>;
     if (!isCount(healthy) || !isCount(total)) {
         return undefined;
     }
-    const status = { healthy, total, text: typeof text === 'string' ? text : '' };
+    const base: EndpointStatus = { healthy, total, text: typeof text === 'string' ? text : '' };
+    const status: EndpointStatus =
+        isCount(inUse) && isCount(slots) && isCount(queued) ? { ...base, routing: { inUse, slots, queued } } : base;
     return typeof problem === 'string' && problem !== '' ? { ...status, problem } : status;
+}
+
+/** " · 3/6 busy · 2 queued": only the parts that say something. */
+function loadText(routing: RoutingLoad | undefined): string {
+    if (routing === undefined) {
+        return '';
+    }
+    const busy = routing.slots > 0 ? ` · ${routing.inUse}/${routing.slots} busy` : '';
+    const queued = routing.queued > 0 ? ` · ${routing.queued} queued` : '';
+    return busy + queued;
 }
 
 function isCount(value: unknown): value is number {
@@ -43,7 +63,7 @@ export function viewForStatus(status: EndpointStatus): StatusView {
     }
     const summary = `${status.healthy} of ${status.total} model endpoints usable`;
     return {
-        text: `$(pulse) Code Evolver ${status.healthy}/${status.total}`,
+        text: `$(pulse) Code Evolver ${status.healthy}/${status.total}${loadText(status.routing)}`,
         tooltip: status.text === '' ? summary : `${summary}\n\n${status.text}`,
         severity: status.healthy === 0 ? 'warning' : 'normal',
         command: SERVER_COMMANDS.showStatus,

@@ -25,6 +25,7 @@ describe('buildServerLaunch', () => {
         assert.equal(launch.command, '/usr/bin/python3');
         assert.deepEqual(launch.args, ['-m', 'code_evolver', 'lsp']);
         assert.equal(launch.env.PYTHONPATH, '/ext/bundled/libs:/mine');
+        assert.equal(launch.env.CODE_EVOLVER_BUNDLED_PATH, '/ext/bundled/libs');
         assert.equal(launch.env.PATH, '/usr/bin');
         assert.equal(launch.env.PYTHONUNBUFFERED, '1');
         assert.equal('UNSET' in launch.env, false);
@@ -49,6 +50,7 @@ describe('buildServerLaunch', () => {
     it('leaves PYTHONPATH alone for an installed server', () => {
         const launch = launchWith({ source: 'installed', baseEnv: { PYTHONPATH: '/mine' } });
         assert.equal(launch.env.PYTHONPATH, '/mine');
+        assert.equal('CODE_EVOLVER_BUNDLED_PATH' in launch.env, false);
         assert.match(describeLaunch(launch), /^p -m code_evolver lsp \(installed server\)$/);
     });
 

@@ -41,6 +41,35 @@ describe('parseEndpointStatus', () => {
     });
 });
 
+describe('routing load', () => {
+    it('keeps slots in use, slots and the queue when all three are counts', () => {
+        assert.deepEqual(parseEndpointStatus({ healthy: 3, total: 3, text: '', inUse: 4, slots: 6, queued: 2 }), {
+            healthy: 3,
+            total: 3,
+            text: '',
+            routing: { inUse: 4, slots: 6, queued: 2 },
+        });
+        assert.deepEqual(parseEndpointStatus({ healthy: 1, total: 1, inUse: 1, slots: '2', queued: 0 }), {
+            healthy: 1,
+            total: 1,
+            text: '',
+        });
+    });
+
+    it('shows busy slots and the queue beside the endpoint count', () => {
+        const status = { healthy: 3, total: 3, text: 'tier 0, weight 2, slots 2/2' };
+        assert.equal(
+            viewForStatus({ ...status, routing: { inUse: 4, slots: 6, queued: 2 } }).text,
+            '$(pulse) Code Evolver 3/3 · 4/6 busy · 2 queued',
+        );
+        assert.equal(
+            viewForStatus({ ...status, routing: { inUse: 0, slots: 0, queued: 0 } }).text,
+            '$(pulse) Code Evolver 3/3',
+        );
+        assert.match(viewForStatus(status).tooltip, /tier 0, weight 2, slots 2\/2/);
+    });
+});
+
 describe('viewForStatus', () => {
     it('shows healthy/total and opens the status on click', () => {
         const view = viewForStatus({ healthy: 2, total: 3, text: 'gpu-box: down' });

@@ -23,14 +23,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Fix diagnostics and generate functions with local Ollama models.",
     )
     parser.add_argument("--version", action="version", version=f"code-evolver {__version__}")
+    _common_options(parser, after_command=False)
+    # The same options after the command; SUPPRESS keeps a subcommand from resetting what was
+    # given before it (`code-evolver --config X doctor`) to its own default.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config",
-        metavar="PATH",
-        help="config.yaml to use (default: $CODE_EVOLVER_CONFIG, then the user "
-        "config directory, then built-in defaults)",
-    )
-    common.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    _common_options(common, after_command=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     lsp = sub.add_parser("lsp", parents=[common], help="run the language server (stdio)")
@@ -57,6 +54,24 @@ def _parser() -> argparse.ArgumentParser:
     fix.add_argument("--write", action="store_true", help="apply the fix to the file")
     fix.add_argument("--max-attempts", type=int, metavar="N", help="override fix.max_attempts")
     return parser
+
+
+def _common_options(parser: argparse.ArgumentParser, after_command: bool) -> None:
+    """--config and -v, which every command takes before or after its name."""
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS if after_command else None,
+        help="config.yaml to use (default: $CODE_EVOLVER_CONFIG, then the user "
+        "config directory, then built-in defaults)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS if after_command else False,
+        help="log every request",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,10 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _status(client)
             if args.command == "doctor":
                 return _doctor(client, config)
-            if args.command == "generate":
-                return _generate(client, config, args.request)
-            if args.command == "fix":
-                return _fix(client, config, args.file, args.write, args.max_attempts)
+            if args.command in ("generate", "fix"):
+                return _one_shot(client, config, args)
     except AllEndpointsFailed as exc:
         print(f"code-evolver: {exc}", file=sys.stderr)
         return 1
@@ -107,7 +120,15 @@ def _status(client: OllamaClient) -> int:
 
     print(f"config: {client.config.source or 'built-in defaults'}")
     print(render_status(client.status(), probe_all(client)))
+    _print_run_report(client.config)
     return 0
+
+
+def _print_run_report(config: ConfigManager) -> None:
+    from .sandbox.report import run_report
+
+    for line in run_report(config.settings):
+        print(line)
 
 
 def _doctor(client: OllamaClient, config: ConfigManager) -> int:
@@ -116,9 +137,23 @@ def _doctor(client: OllamaClient, config: ConfigManager) -> int:
     print(f"config: {config.source or 'built-in defaults'}")
     findings = diagnose(client, probe_all(client))
     print(render_findings(findings))
+    _print_run_report(config)
     ok = roles_ready(findings)
     print("All roles are ready." if ok else "Some roles cannot work yet: apply the fixes above.")
     return 0 if ok else 1
+
+
+def _one_shot(client: OllamaClient, config: ConfigManager, args: argparse.Namespace) -> int:
+    from .llm import rotation
+
+    # Each run is a fresh process: carry the rotation over so a loop of runs spreads its load.
+    rotation.restore(client)
+    try:
+        if args.command == "generate":
+            return _generate(client, config, args.request)
+        return _fix(client, config, args.file, args.write, args.max_attempts)
+    finally:
+        rotation.save(client)
 
 
 def _generate(client: OllamaClient, config: ConfigManager, request: str) -> int:

@@ -9,7 +9,8 @@ import sys
 
 from .config import ConfigManager
 from .llm import OllamaClient
-from .pipeline.fix import FixSession
+from .pipeline.fix_loop import FixSession
+from .pipeline.lines import split_lines
 from .values import Target
 
 
@@ -54,8 +55,8 @@ def fix_file_cli(
         print(outcome.message, file=sys.stderr)
         return 1 if outcome.attempts else 0
     diff = difflib.unified_diff(
-        source.splitlines(keepends=True),
-        outcome.new_source.splitlines(keepends=True),
+        split_lines(source, keepends=True),
+        split_lines(outcome.new_source, keepends=True),
         fromfile=f"a/{target.relative}",
         tofile=f"b/{target.relative}",
     )

@@ -13,7 +13,7 @@ import tempfile
 
 from .config import ConfigManager
 from .llm import OllamaClient
-from .pipeline.generate import Generator
+from .pipeline.generate_loop import Generator
 from .pipeline.stubs import find_stubs
 from .pipeline.workspace import workspace_sources
 from .values import Target

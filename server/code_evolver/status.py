@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .llm import OllamaClient, ProbeResult, RoleStatus
 from .llm.ollama_api import has_model
+from .llm.pool import EndpointStatus
 
 ACTIVE_ROLES = ("generator", "overseer", "evaluator")
 
@@ -28,9 +29,13 @@ def render_status(roles: list[RoleStatus], probes: dict[str, ProbeResult] | None
         note = (
             " (kept for old configs; fixes use the generator)" if role.role == "escalation" else ""
         )
+        queued = f", {role.queued} queued" if role.queued else ""
         lines.append(
-            f"{role.role}: model {role.model}, {role.strategy}, {role.requests} request(s){note}"
+            f"{role.role}: model {role.model}, {role.strategy}, {role.requests} request(s)"
+            f"{queued}{note}"
         )
+        tiers = len({ep.priority for ep in role.endpoints}) > 1
+        weights = len({ep.weight for ep in role.endpoints}) > 1
         for ep in role.endpoints:
             state = ep.state
             if ep.state == "cooling":
@@ -45,9 +50,26 @@ def render_status(roles: list[RoleStatus], probes: dict[str, ProbeResult] | None
             lines.append(
                 f"  {ep.url:<32} {state:<14} requests {ep.requests} "
                 f"(ok {ep.successes}, failed {ep.failures}){latency}"
+                + routing_text(ep, tiers, weights)
                 + (f"  last error: {error}" if error else "")
             )
     return "\n".join(lines)
+
+
+def routing_text(ep: EndpointStatus, tiers: bool, weights: bool) -> str:
+    """Tier, weight, slots in use and loaded models, for the parts that say something."""
+    parts = []
+    if tiers:
+        parts.append(f"tier {ep.priority}")
+    if weights:
+        parts.append(f"weight {ep.weight:g}")
+    if ep.max_parallel is not None:
+        parts.append(f"slots {ep.slots_in_use}/{ep.max_parallel}")
+    elif ep.slots_in_use:
+        parts.append(f"busy {ep.slots_in_use}")
+    if ep.loaded is not None:
+        parts.append("loaded: " + (", ".join(ep.loaded) or "none"))
+    return f"; {', '.join(parts)}" if parts else ""
 
 
 @dataclass(frozen=True)
@@ -58,15 +80,25 @@ class Finding:
     ok: bool
     problem: str | None
     fix: str | None
+    routing: str = ""  # tier, weight, slots and loaded models, when configured or known
 
 
 def diagnose(client: OllamaClient, probes: dict[str, ProbeResult]) -> list[Finding]:
     """Per role and endpoint: is it reachable and does it have the role's model?"""
     findings = []
+    loaded: dict[str, list[str] | None] = {}
+    watching = {pool.role for pool in client.pools() if pool.wants_loaded_models}
     for name in ACTIVE_ROLES:
         role = client.role_settings(name)
         for endpoint in role.endpoints:
             probe = probes[endpoint.url]
+            if probe.ok and name in watching and endpoint.url not in loaded:
+                # What is in memory now: a model that is pulled but not loaded costs a cold load.
+                loaded[endpoint.url] = client.loaded_models(endpoint)
+                if loaded[endpoint.url] is not None:
+                    client.registry.set_loaded(
+                        endpoint.url, loaded[endpoint.url] or (), endpoint.api or role.api
+                    )
             if not probe.ok:
                 findings.append(
                     Finding(
@@ -93,6 +125,12 @@ def diagnose(client: OllamaClient, probes: dict[str, ProbeResult]) -> list[Findi
                 )
             else:
                 findings.append(Finding(name, role.model, endpoint.url, True, None, None))
+        statuses = next(r for r in client.status() if r.role == name).endpoints
+        tiers = len({ep.priority for ep in statuses}) > 1
+        weights = len({ep.weight for ep in statuses}) > 1
+        for i, ep in enumerate(statuses):
+            index = len(findings) - len(statuses) + i
+            findings[index] = replace(findings[index], routing=routing_text(ep, tiers, weights))
     return findings
 
 
@@ -110,9 +148,9 @@ def render_findings(findings: list[Finding]) -> str:
         lines.append(f"{role} ({model}): {'ready' if ready else 'NOT READY'}")
         for f in mine:
             if f.ok:
-                lines.append(f"  ok    {f.url}")
+                lines.append(f"  ok    {f.url}{f.routing}")
             else:
-                lines.append(f"  FAIL  {f.url}: {f.problem}")
+                lines.append(f"  FAIL  {f.url}: {f.problem}{f.routing}")
                 lines.append(f"        fix: {f.fix}")
     return "\n".join(lines)
 

@@ -28,8 +28,8 @@ import local_model  # noqa: E402
 
 from code_evolver.config import ConfigManager  # noqa: E402
 from code_evolver.llm import Generation, OllamaClient  # noqa: E402
-from code_evolver.pipeline.fix import FixSession  # noqa: E402
-from code_evolver.pipeline.generate import Generator  # noqa: E402
+from code_evolver.pipeline.fix_loop import FixSession  # noqa: E402
+from code_evolver.pipeline.generate_loop import Generator  # noqa: E402
 from code_evolver.pipeline.stubs import find_stubs  # noqa: E402
 from code_evolver.values import Target  # noqa: E402
 

@@ -25,7 +25,8 @@ from lsprotocol import types
 from reliability_kit import errors, fence, lsp_session, send_raw, whole_range
 
 from code_evolver import ConfigError, ConfigManager
-from code_evolver.pipeline.extract import NoCodeInReply, extract_code, split_lines
+from code_evolver.pipeline.extract import NoCodeInReply, extract_code
+from code_evolver.pipeline.lines import split_lines
 from code_evolver.pipeline.stubs import (
     enclosing_function,
     find_stubs,
@@ -460,7 +461,7 @@ REPLIES: dict[str, tuple[str, bool, str]] = {
     "a syntax error": (fence("def average(values):\n    return sum(values) /\n"), False,
                        "SyntaxError"),
     "a hang": (fence("def average(values):\n    while True:\n        pass\n    return 0.0\n"),
-               False, "timed out"),
+               False, "CPU time"),
     "a hollow body": (fence("def average(values):\n    while True:\n        pass\n"), False,
                       "average() no longer returns a value"),
 }

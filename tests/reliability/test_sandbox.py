@@ -8,27 +8,40 @@ file. Header values from the environment never reach a message, and prompts stay
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lsprotocol import types
-from reliability_kit import fence, logs, lsp_session, wait_until, whole_range
+from reliability_kit import fence, logs, lsp_session, server_pid, wait_until, whole_range
 
 from code_evolver import ConfigManager
 from code_evolver.pipeline.checker import Checker
+from code_evolver.sandbox.sweep import MARKER, PREFIX
 from code_evolver.values import Target
 from conftest import role_config
 from lsp_harness import Editor, diagnostic
-from processes import alive
+from processes import worker_of
 from samples import BUGGY, FIXED_FUNCTION
+from sandbox_kit import MODES, kill_marked, marked, new_mark, sleeper, use_mode
 
 SECRETS = {"MY_API_KEY": "k-1", "GITHUB_TOKEN": "t-2", "DB_PASSWORD": "p-3",
            "CLIENT_SECRET": "s-4", "openai_api_key": "k-5", "Session_Token_X": "t-6"}
+
+
+@pytest.fixture(params=MODES)
+def isolation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test taking this runs with namespaces and again with the forced copy fallback."""
+    use_mode(request.param, monkeypatch)
+    return str(request.param)
 
 
 def _checker(tmp_path: Path, write_config, extra: dict[str, Any], name: str = "prog.py",
@@ -61,37 +74,38 @@ def test_a_run_command_with_shell_metacharacters_is_passed_literally(tmp_path: P
 
 LIMITS_PROGRAM = '''import json, os, resource
 print(json.dumps({
-    "cpu": resource.getrlimit(resource.RLIMIT_CPU)[0],
+    "cpu": resource.getrlimit(resource.RLIMIT_CPU),
     "memory": resource.getrlimit(resource.RLIMIT_AS)[0],
     "core": resource.getrlimit(resource.RLIMIT_CORE)[0],
+    "pid": os.getpid(),
     "leads_group": os.getpgid(0) == os.getpid(),
-    "leads_session": os.getsid(0) == os.getpid(),
-    "parent_group": os.getpgid(os.getppid()),
 }))
 '''
 
 
-def test_runs_get_the_configured_limits_and_their_own_process_group(tmp_path: Path,
-                                                                     write_config) -> None:
+def test_runs_get_the_configured_limits_and_are_contained(tmp_path: Path, write_config,
+                                                          isolation: str) -> None:
     config = {"fix": {"run_timeout": 3, "memory_limit_mb": 512, "output_limit": 1000}}
     with _checker(tmp_path, write_config, config) as checker:
         check = checker.check(LIMITS_PROGRAM)
     assert check.run is not None and check.run.ok, check.details
     seen = json.loads(check.run.stdout)
-    assert seen["cpu"] == 4  # ceil(run_timeout) + 1 seconds of CPU
+    assert seen["cpu"] == [3, 4]  # fix.run_timeout seconds of CPU; SIGKILL one second later
     assert seen["memory"] == 512 * 1024 * 1024
     assert seen["core"] == 0
-    assert seen["leads_group"] and seen["leads_session"]
-    assert seen["parent_group"] == os.getpgid(0)  # the checker's group is not the run's
+    if isolation == "namespaces":
+        assert seen["pid"] == 2  # the first process of a PID namespace (ns_init) started it
+    else:
+        assert seen["leads_group"]  # its own process group, killed as one
 
 
 @pytest.mark.parametrize(("program", "expect"), [
-    ("while True:\n    pass\n", "timed out after 1"),
+    ("while True:\n    pass\n", "used its 1 s of CPU time"),
     ("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n", "output was truncated"),
     ("x = bytearray(2 * 1024 ** 3)\n", "MemoryError"),
 ])
 def test_a_run_is_stopped_at_its_limits(tmp_path: Path, write_config, program: str,
-                                        expect: str) -> None:
+                                        expect: str, isolation: str) -> None:
     config = {"fix": {"run_timeout": 1, "memory_limit_mb": 256, "output_limit": 1000}}
     with _checker(tmp_path, write_config, config) as checker:
         check = checker.check(program)
@@ -100,63 +114,66 @@ def test_a_run_is_stopped_at_its_limits(tmp_path: Path, write_config, program: s
     assert len(check.run.stdout) <= 1000 and len(check.run.stderr) <= 1000
 
 
-def test_a_programs_leftover_children_are_killed(tmp_path: Path, write_config) -> None:
-    pid_file = tmp_path / "child.pid"
-    program = (f"import os, time\nif os.fork() == 0:\n    open({str(pid_file)!r}, 'w')"
-               ".write(str(os.getpid()))\n    time.sleep(60)\n")
-    with _checker(tmp_path, write_config, {"fix": {"run_timeout": 5}}) as checker:
-        check = checker.check(program + "else:\n    time.sleep(0.5)\n")
-    assert check.run is not None and check.run.ok, check.details
-    child = int(pid_file.read_text())
-    assert wait_until(lambda: not alive(child), timeout=10)
+def test_a_programs_leftover_children_are_killed(tmp_path: Path, write_config,
+                                                 isolation: str) -> None:
+    mark = new_mark()
+    program = (f"import os, time\nif os.fork() == 0:\n    {sleeper(mark)}\n"
+               f"else:\n    time.sleep(0.5)\n")
+    try:
+        with _checker(tmp_path, write_config, {"fix": {"run_timeout": 5}}) as checker:
+            check = checker.check(program)
+        assert check.run is not None and check.run.ok, check.details
+        assert wait_until(lambda: not marked(mark), timeout=10)
+    finally:
+        kill_marked(mark)
 
 
-def test_a_child_that_leaves_the_group_dies_with_the_run(tmp_path: Path,
-                                                         write_config) -> None:
-    """setsid() escapes the process group, so the group kill misses it; the mark every process
-    of a run carries in its environment finds it, and the run ends at its timeout."""
-    pid_file = tmp_path / "escaped.pid"
-    program = (f"import os, time\nif os.fork() == 0:\n    os.setsid()\n"
-               f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
-               "    time.sleep(30)\nelse:\n    time.sleep(30)\n")
+def test_a_child_that_leaves_the_group_dies_with_the_run(tmp_path: Path, write_config,
+                                                         isolation: str) -> None:
+    """setsid() escapes the process group, so the group kill misses it; the PID namespace (or,
+    in a copy, the mark every process of a run carries in its environment) does not."""
+    mark = new_mark()
+    program = ("import os, sys, time\nif os.fork() == 0:\n    os.setsid()\n"
+               f"    os.execv(sys.executable, [sys.executable, '-c', 'import time; "
+               f"time.sleep(60)', {mark!r}])\n"
+               "time.sleep(0.5)\nwhile True:\n    pass\n")
     try:
         with _checker(tmp_path, write_config, {"fix": {"run_timeout": 1}}) as checker:
             check = checker.check(program)
-        assert check.run is not None and check.run.timed_out
-        escaped = int(pid_file.read_text())
-        assert wait_until(lambda: not alive(escaped), timeout=10)
+        assert check.run is not None and check.run.hit_limit, check.details
+        assert wait_until(lambda: not marked(mark), timeout=10)
     finally:
-        if pid_file.exists() and pid_file.read_text() and alive(int(pid_file.read_text())):
-            os.kill(int(pid_file.read_text()), 9)
+        kill_marked(mark)
 
 
-def test_a_daemon_started_by_a_run_that_exits_normally_dies_too(tmp_path: Path,
-                                                                write_config) -> None:
+def test_a_daemon_started_by_a_run_that_exits_normally_dies_too(tmp_path: Path, write_config,
+                                                                isolation: str) -> None:
     """The classic double fork: the program exits 0 at once and leaves a session leader
     behind that would otherwise run on for its whole life."""
-    pid_file = tmp_path / "daemon.pid"
-    program = (f"import os, time\nif os.fork() == 0:\n    os.setsid()\n"
+    mark = new_mark()
+    program = ("import os, sys, time\nif os.fork() == 0:\n    os.setsid()\n"
                "    if os.fork() == 0:\n"
-               f"        open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
-               "        time.sleep(60)\n"
+               f"        os.execv(sys.executable, [sys.executable, '-c', 'import time; "
+               f"time.sleep(60)', {mark!r}])\n"
                "    os._exit(0)\n"
-               f"while not os.path.exists({str(pid_file)!r}):\n    time.sleep(0.01)\n"
-               "time.sleep(0.1)\nprint('started')\n")
+               "time.sleep(0.3)\nprint('started')\n")
     try:
         with _checker(tmp_path, write_config, {"fix": {"run_timeout": 20}}) as checker:
             check = checker.check(program)
         assert check.run is not None and check.run.ok, check.details
-        daemon = int(pid_file.read_text())
-        assert wait_until(lambda: not alive(daemon), timeout=10)
+        assert wait_until(lambda: not marked(mark), timeout=10)
     finally:
-        if pid_file.exists() and pid_file.read_text() and alive(int(pid_file.read_text())):
-            os.kill(int(pid_file.read_text()), 9)
+        kill_marked(mark)
 
 
-def test_a_timed_out_run_names_the_configured_timeout(tmp_path: Path, write_config) -> None:
+def test_a_run_out_of_time_names_the_limit_and_its_key(tmp_path: Path, write_config,
+                                                       isolation: str) -> None:
     with _checker(tmp_path, write_config, {"fix": {"run_timeout": 1}}) as checker:
         check = checker.check("while True:\n    pass\n")
-    assert check.summary.endswith("timed out after 1 s and was stopped")
+    assert check.summary.endswith(
+        "used its 1 s of CPU time and was stopped (the CPU-time limit, fix.run_timeout)"
+    )
+    assert check.failures >= 100  # as bad as a time-out: worse than any failing test
 
 
 ENV_PROGRAM = "import json, os\nprint(json.dumps(dict(os.environ)))\n"
@@ -186,17 +203,65 @@ def test_an_untrusted_checker_runs_nothing(tmp_path: Path, write_config) -> None
     assert check.run is None and check.tests is None and not marker.exists()
 
 
-def test_verification_writes_only_scratch_copies(tmp_path: Path, write_config) -> None:
+def test_verification_never_writes_the_real_file(tmp_path: Path, write_config,
+                                                  isolation: str) -> None:
     with _checker(tmp_path, write_config, {}) as checker:
         real = Path(checker.target.path)
         real.write_text("print('original')\n")
         before = real.stat().st_mtime_ns
-        check = checker.check("import os, sys\nprint(os.path.abspath(sys.argv[0]))\n")
-        scratch = Path(checker._dir())
-        assert any(scratch.rglob("prog.py"))  # the version ran from a copy in there
+        program = ("import os, sys\nprint(os.path.abspath(sys.argv[0]))\n"
+                   "print(open(sys.argv[0]).read().startswith('import os'))\n")
+        check = checker.check(program)
+        scratch = Path(checker.sandbox.scratch)
     assert real.read_text() == "print('original')\n" and real.stat().st_mtime_ns == before
-    assert check.run.stdout.strip() == str(real)  # output shows the real path, not the copy's
-    assert not scratch.exists()  # and the copies are gone
+    # The run read the candidate, and its output names the real path, not a copy's.
+    assert check.run.stdout.split() == [str(real), "True"]
+    assert not scratch.exists()  # and the sandbox is gone
+
+
+def _scratch_folders_of(pid: int) -> list[Path]:
+    """The marked scratch folders (sandbox/sweep.py) that process `pid` owns."""
+    found = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int((folder / MARKER).read_text().split()[0]) == pid:
+                found.append(folder)
+    return found
+
+
+async def test_killing_the_worker_mid_run_leaves_no_process_and_no_scratch_folder(
+        tmp_path: Path, fake_factory, write_config, isolation: str) -> None:
+    """The run dies with the worker's thread (PR_SET_PDEATHSIG; with namespaces, everything it
+    started dies with it), and the next worker removes the dead one's scratch folders. The
+    copy fallback cannot reach a child that left the process group: it has none here."""
+    fake = fake_factory(reply=fence(FIXED_FUNCTION))
+    config = write_config(role_config({"generator": [fake.url]}))
+    mark = new_mark()
+    daemon = (f"if os.fork() == 0:\n    os.setsid()\n    {sleeper(mark + '-daemon')}\n"
+              if isolation == "namespaces" else "")
+    program = f"import os, sys, time\n{daemon}time.sleep(60)\n" + BUGGY
+    try:
+        async with lsp_session(tmp_path / "ws", config) as editor:
+            pid = server_pid(editor)
+            first = f"{mark}.py"  # the program's command line names it, copied or not
+            uri = editor.open(first, program)
+            task = asyncio.ensure_future(editor.command("codeEvolver.fixDiagnostics", uri=uri))
+            assert await editor.wait_for(lambda: marked(mark + "-daemon" if daemon else mark))
+            worker = worker_of(pid)
+            assert worker is not None
+            left = _scratch_folders_of(worker)
+            assert left
+            os.kill(worker, signal.SIGKILL)
+            result = await asyncio.wait_for(task, 30)
+            assert result["applied"] is False
+            assert wait_until(lambda: not marked(mark), timeout=10)
+
+            second = editor.open("second.py", BUGGY)
+            result = await editor.command("codeEvolver.fixDiagnostics", uri=second)
+            assert result["applied"] is True, result
+            assert not [folder for folder in left if folder.exists()]
+    finally:
+        kill_marked(mark)
 
 
 # ---------------------------------------------------------------- through the language server

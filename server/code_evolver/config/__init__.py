@@ -6,8 +6,8 @@ seed's ConfigManager facade over all of it.
 """
 
 from .build import build_settings
+from .config_error import ConfigError
 from .discovery import config_here, find_config, load_settings, user_config_path
-from .errors import ConfigError
 from .manager import ConfigManager
 from .settings import (
     APIS,
@@ -22,6 +22,7 @@ from .settings import (
     FixSettings,
     GenerateSettings,
     RoleSettings,
+    Routing,
     Settings,
     Strategy,
     Timeouts,
@@ -43,6 +44,7 @@ __all__ = [
     "FixSettings",
     "GenerateSettings",
     "RoleSettings",
+    "Routing",
     "Settings",
     "Strategy",
     "Timeouts",

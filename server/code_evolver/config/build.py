@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .errors import ConfigError
+from .config_error import ConfigError
 from .settings import (
     APIS,
     DEFAULT_BASE_URL,
@@ -20,6 +20,7 @@ from .settings import (
     FixSettings,
     GenerateSettings,
     RoleSettings,
+    Routing,
     Settings,
     Timeouts,
 )
@@ -116,9 +117,24 @@ def _endpoint(node: Node, key: str, file: str) -> Endpoint:
                 headers[name] = hnode.value
         api = sub.text("api", None, choices=APIS)
         key_env = sub.text("key_env", None)
+        weight = sub.number("weight", 1.0)
+        priority = sub.integer("priority", 0, minimum=0, maximum=1000)
+        # One request at a time unless told otherwise: Ollama's own OLLAMA_NUM_PARALLEL default.
+        max_parallel = sub.integer("max_parallel", 1, maximum=1024)
         sub.finish()
-        return Endpoint(url, MappingProxyType(headers), api, key_env)
+        return Endpoint(
+            url, MappingProxyType(headers), api, key_env, weight, priority, max_parallel
+        )
     return Endpoint(check_url(node.value, key=key, file=file, line=node.line))
+
+
+def _routing(section: Section, default: Routing) -> Routing:
+    return Routing(
+        queue_timeout=section.number("queue_timeout", default.queue_timeout),
+        probe_interval=section.number("probe_interval", default.probe_interval),
+        loaded_refresh=section.number("loaded_refresh", default.loaded_refresh),
+        prefer_loaded=section.boolean("prefer_loaded", default.prefer_loaded),
+    )
 
 
 def _role(name: str, section: Section, base_url: str, defaults: RoleSettings) -> RoleSettings:
@@ -192,6 +208,7 @@ def _role(name: str, section: Section, base_url: str, defaults: RoleSettings) ->
         options=_options(section, defaults.options),
         keep_alive=_keep_alive(section, defaults.keep_alive),
         endpoint_explicit=explicit,
+        routing=_routing(section, defaults.routing),
     )
     section.finish()
     return result
@@ -213,6 +230,7 @@ def build_settings(root: Node, file: str) -> Settings:
         timeouts=_timeouts(ollama, Timeouts()),
         options=_options(ollama, MappingProxyType({})),
         keep_alive=_keep_alive(ollama, None),
+        routing=_routing(ollama, Routing()),
     )
     cooldown = Cooldown()
     if ollama.has("cooldown"):
@@ -238,6 +256,8 @@ def build_settings(root: Node, file: str) -> Settings:
         memory_limit_mb=fix.integer("memory_limit_mb", 2048, minimum=64),
         candidates=fix.integer("candidates", 4, minimum=1, maximum=16),
         stdin=_stdin(fix),
+        network=fix.boolean("network", False),
+        isolation=fix.text("isolation", "auto", choices=("auto", "copy")) or "auto",
     )
     fix.finish()
     gen = top.section("generate")
@@ -267,6 +287,7 @@ def build_settings(root: Node, file: str) -> Settings:
         test_command=top.argv("test_command"),
         run_on_save=top.boolean("run_on_save", False),
         strip_secrets=top.boolean("strip_secrets", True),
+        python=top.text("python", None),
         max_prompt_chars=top.integer("max_prompt_chars", 16_000, minimum=1000),
         max_output_chars=top.integer("max_output_chars", 200_000, minimum=1000),
         source=file if file != "<defaults>" else None,

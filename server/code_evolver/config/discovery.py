@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from .build import build_settings
-from .errors import ConfigError
+from .config_error import ConfigError
 from .settings import ENV_CONFIG, Settings
 from .yaml_tree import Node, compose, merge, wrap
 

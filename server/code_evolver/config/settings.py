@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from .errors import ConfigError
+from .config_error import ConfigError
 
 DEFAULT_BASE_URL = "http://localhost:11434"
 ROLES = ("generator", "overseer", "evaluator", "escalation")
@@ -18,7 +18,7 @@ DEFAULT_MODELS = {
     "evaluator": "llama3",
     "escalation": "llama3",
 }
-STRATEGIES = ("round_robin", "least_busy")
+STRATEGIES = ("round_robin", "least_busy", "fastest")
 APIS = ("ollama", "openai", "openai_completions")
 OLLAMA_OPTION_KEYS = (
     "temperature",
@@ -34,7 +34,7 @@ OLLAMA_OPTION_KEYS = (
 )
 ENV_CONFIG = "CODE_EVOLVER_CONFIG"
 
-Strategy = Literal["round_robin", "least_busy"]
+Strategy = Literal["round_robin", "least_busy", "fastest"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,16 @@ class Cooldown:
 
 
 @dataclass(frozen=True)
+class Routing:
+    """How a role waits for a slot and learns what its servers have loaded."""
+
+    queue_timeout: float = 600.0  # seconds a request may wait for a free slot
+    probe_interval: float = 2.0  # seconds between background probes of cooling endpoints
+    loaded_refresh: float = 30.0  # seconds between asks of what each server has loaded
+    prefer_loaded: bool = True  # least_busy / fastest: skip servers that would load cold
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """One server a role may send requests to."""
 
@@ -64,6 +74,10 @@ class Endpoint:
     headers_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     api: str | None = None  # None: the role's api
     key_env: str | None = None  # environment variable holding a bearer key
+    weight: float = 1.0  # share of the role's requests within its tier
+    priority: int = 0  # tier: lower first; the next only when this one is down or full
+    # Requests sent at once; None (a plain URL) leaves queueing to the server, as before.
+    max_parallel: int | None = None
 
     def headers(self) -> dict[str, str]:
         """Header values read from the environment now; missing variables are left out."""
@@ -91,6 +105,7 @@ class RoleSettings:
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     keep_alive: str | int | None = None
     endpoint_explicit: bool = False
+    routing: Routing = Routing()
 
     @property
     def urls(self) -> list[str]:
@@ -107,6 +122,10 @@ class FixSettings:
     candidates: int = 4
     # What runs read on standard input: the text itself, or the path of a file holding it.
     stdin: str | None = None
+    # Runs have no network (a network namespace of their own) unless this is true.
+    network: bool = False
+    # "auto": namespaces where the probe finds them, else a scratch copy; "copy" forces the copy.
+    isolation: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -131,6 +150,8 @@ class Settings:
     test_command: tuple[str, ...] | None = None
     run_on_save: bool = False
     strip_secrets: bool = True
+    # The project's interpreter for `{python}`; None: $VIRTUAL_ENV, .venv, venv, ... (sandbox/).
+    python: str | None = None
     max_prompt_chars: int = 16_000
     max_output_chars: int = 200_000
     source: str | None = None

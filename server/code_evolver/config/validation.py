@@ -7,7 +7,7 @@ import math
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ConfigError
+from .config_error import ConfigError
 from .settings import DEFAULT_BASE_URL
 from .yaml_tree import Node
 

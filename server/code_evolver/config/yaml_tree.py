@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .config_error import ConfigError
 
 
 @dataclass

@@ -4,6 +4,7 @@ worker with progress, and answering resolve / executeCommand with one message an
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -17,15 +18,20 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from ..cancel import CancelToken
-from ..lsp.edits import document_edit
+from ..lsp.edits import TextChange, rebase, region_change, workspace_edit
 from ..lsp.feedback import Progress, tell
 from ..lsp.state import ServerState
+from ..pipeline.checker import read_text
 from ..values import DiagnosticInfo, Outcome, Target
 from ..worker.failures import UserError, failure_of
 from ..worker.host import JobFailed, WorkerGone
 from ..worker.jobs import Job
 
 log = logging.getLogger("code_evolver.lsp")
+
+# Seconds a command waits for the editor's answer to workspace/applyEdit: ALE applies the
+# edit and never answers, and the command would otherwise never finish.
+APPLY_EDIT_WAIT = 10.0
 
 KINDS = [types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite]
 
@@ -45,7 +51,7 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class WorkResult:
-    edit: types.WorkspaceEdit | None
+    change: TextChange | None  # measured against the text the work started from
     message: str
     snapshot: Snapshot | None = None
     level: types.MessageType = types.MessageType.Info
@@ -68,6 +74,10 @@ Offer = Callable[
 
 def diagnostic_json(diagnostic: types.Diagnostic) -> Any:
     return _CONVERTER.unstructure(diagnostic, types.Diagnostic)
+
+
+def diagnostic_from_json(data: Any) -> types.Diagnostic:
+    return _CONVERTER.structure(data, types.Diagnostic)
 
 
 def range_json(range_: types.Range) -> dict[str, Any]:
@@ -208,21 +218,55 @@ async def run_job(server: LanguageServer, state: ServerState, title: str, job: J
 
 
 def region_result(state: ServerState, snap: Snapshot, outcome: Outcome) -> WorkResult:
-    """A fix's or a generation's outcome as one edit of its region and one message."""
-    edit = None
+    """A fix's or a generation's outcome as one change of its region and one message."""
+    change = None
     if outcome.new_source is not None and outcome.region is not None:
-        edit = document_edit(
-            snap.uri,
-            snap.version,
-            snap.source,
-            outcome.new_source,
-            outcome.region,
-            versioned=state.client_supports_document_changes,
+        change = region_change(
+            snap.uri, snap.version, snap.source, outcome.new_source, outcome.region
         )
     full = outcome.changed and outcome.verdict != "partial"
     level = types.MessageType.Info if full else types.MessageType.Warning
     title = outcome.message[:120] if outcome.verdict == "partial" else None
-    return WorkResult(edit, outcome.message, snap, level, title)
+    return WorkResult(change, outcome.message, snap, level, title)
+
+
+def stale_sentence(uri: str) -> str:
+    name = os.path.basename(to_fs_path(uri) or uri)
+    return (
+        f"{name} changed while Code Evolver worked, in the lines it rewrites, so the result "
+        "was not applied (your edits are kept). Run the command again."
+    )
+
+
+def current_text(server: LanguageServer, uri: str) -> tuple[str | None, int | None]:
+    """The text of `uri` as the editor has it now (and its version), else as on disk."""
+    document = server.workspace.text_documents.get(uri)
+    if document is not None:
+        return document.source, document.version
+    return read_text(to_fs_path(uri) or uri), None
+
+
+def current_edit(
+    server: LanguageServer, state: ServerState, change: TextChange
+) -> types.WorkspaceEdit | None:
+    """The change as an edit of the document as it is now, or None when the user changed the
+    text it replaces since the work started (the user is told so, once)."""
+    text, version = current_text(server, change.uri)
+    moved = rebase(change, text, version)
+    if moved is None:
+        tell(
+            server,
+            types.MessageType.Warning,
+            stale_sentence(change.uri),
+            f"Unapplied result for {change.uri}: versions {change.version} -> {version}",
+        )
+        return None
+    return workspace_edit(
+        server.workspace.position_codec,
+        [moved],
+        versioned=state.client_supports_document_changes,
+        can_create=state.client_supports_create,
+    )
 
 
 def describe_error(error: BaseException) -> tuple[str, str]:
@@ -238,7 +282,13 @@ def describe_error(error: BaseException) -> tuple[str, str]:
 async def resolve(
     server: LanguageServer, state: ServerState, action: types.CodeAction, works: Mapping[str, Work]
 ) -> types.CodeAction:
-    """codeAction/resolve: do the action's work now and attach its edit."""
+    """codeAction/resolve: do the action's work now and attach its edit.
+
+    The work runs once per action and document version: a repeated resolve gets the same
+    answer without asking the model again. An answer without an edit carries no `data`
+    either: Eglot 1.17 resolves an action again while it has `data` but neither edit nor
+    command, and did so forever when a fix found nothing.
+    """
     if not state.client_supports_resolve:
         # Such actions carry our command, which does the work; resolving too would do it twice.
         return action
@@ -247,11 +297,42 @@ async def resolve(
     args = data.get("args")
     if work is None or not isinstance(args, Mapping):
         return action
-    result = await _perform(server, state, work, args)
-    if result.edit is not None:
-        action.edit = result.edit
-        action.title = result.title or action.title
+    answer = await _resolved_once(server, state, work, args, data)
+    edit = current_edit(server, state, answer.change) if answer.change is not None else None
+    if edit is not None:
+        tell(server, answer.level, answer.message)  # the edit is for the current text
+        action.edit = edit
+        action.title = answer.title or action.title
+    else:
+        action.data = None
     return action
+
+
+async def _resolved_once(
+    server: LanguageServer,
+    state: ServerState,
+    work: Work,
+    args: Mapping[str, Any],
+    data: Mapping[str, Any],
+) -> WorkResult:
+    """The action's answer for the document's current version, worked out at most once."""
+    uri = str(args.get("uri"))
+    document = server.workspace.text_documents.get(uri)
+    version = document.version if document is not None else None
+    key = json.dumps(data, sort_keys=True, default=str)
+    seen_version, answers = state.resolved.get(uri, (None, {}))
+    if version is not None and seen_version == version and key in answers:
+        answer = answers[key]
+        if answer.change is None:
+            tell(server, answer.level, answer.message)
+        return answer
+    answer = await _perform(server, state, work, args)
+    if version is not None and answer.snapshot is not None:  # the work ran to its end
+        if seen_version != version:
+            answers = {}
+        answers[key] = answer
+        state.resolved[uri] = (version, answers)
+    return answer
 
 
 async def execute(
@@ -262,10 +343,18 @@ async def execute(
     if not isinstance(args, Mapping):
         args = {}
     result = await _perform(server, state, work, args)
-    if result.edit is None:
+    if result.change is None:
         return {"applied": False, "message": result.message}
-    applied = await _apply(server, result)
-    return {"applied": applied, "message": result.message}
+    edit = current_edit(server, state, result.change)
+    if edit is None:
+        return {"applied": False, "message": stale_sentence(result.change.uri)}
+    applied = await _apply(server, edit)
+    if applied is None:
+        return {"applied": False, "message": _NO_ANSWER}
+    if not applied:
+        return {"applied": False, "message": "The editor refused the edit."}
+    tell(server, result.level, result.message)  # said once the edit is known to apply
+    return {"applied": True, "message": result.message}
 
 
 async def _perform(
@@ -283,28 +372,28 @@ async def _perform(
         level = types.MessageType.Info if sentence == "Cancelled." else types.MessageType.Error
         tell(server, level, sentence, detail)
         return WorkResult(None, sentence, None, level)
-    tell(server, result.level, result.message)
+    if result.change is None:
+        tell(server, result.level, result.message)  # nothing to apply: the message is all
     return result
 
 
-async def _apply(server: LanguageServer, result: WorkResult) -> bool:
-    snap = result.snapshot
-    if result.edit is None:
-        return False
-    if snap is not None:
-        current = server.workspace.text_documents.get(snap.uri)
-        if current is None or current.version != snap.version:
-            tell(
-                server,
-                types.MessageType.Warning,
-                f"{snap.path} changed while Code Evolver worked, so the result was not applied "
-                "(your edits are kept). Run the command again.",
-                f"Unapplied result for {snap.uri}: {result.message}",
-            )
-            return False
-    response = await server.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(edit=result.edit, label="Code Evolver")
+_NO_ANSWER = (
+    f"The editor did not answer the edit within {APPLY_EDIT_WAIT:.0f} s, so Code Evolver cannot "
+    "tell whether it was applied: look at the file."
+)
+
+
+async def _apply(server: LanguageServer, edit: types.WorkspaceEdit) -> bool | None:
+    """True once the editor applied the edit, False if not; None when it did not answer."""
+    answer = asyncio.wrap_future(
+        server.workspace_apply_edit(types.ApplyWorkspaceEditParams(edit=edit, label="Code Evolver"))
     )
+    # Waited for without cancelling it: an answer that comes late still finds its request.
+    await asyncio.wait([answer], timeout=APPLY_EDIT_WAIT)
+    if not answer.done():
+        tell(server, types.MessageType.Warning, _NO_ANSWER)
+        return None
+    response = answer.result()
     if not response.applied:
         tell(
             server,

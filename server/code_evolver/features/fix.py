@@ -20,6 +20,7 @@ from .actions import (
     Kind,
     WorkResult,
     code_action,
+    diagnostic_from_json,
     diagnostic_json,
     diagnostics_from,
     region_result,
@@ -38,8 +39,10 @@ def offer(
     base: dict[str, Any],
     wanted: Kind,
 ) -> list[types.CodeAction]:
-    """ "Fix with <model>: <first diagnostic>" and "Fix all problems in file" on diagnostics."""
-    diagnostics = list(params.context.diagnostics)
+    """ "Fix with <model>: <first diagnostic>" and "Fix all problems in file" on diagnostics:
+    the editor's, or else the run diagnostics the server published on these lines (clients
+    such as ALE send back only diagnostics that carry a code, or none at all)."""
+    diagnostics = list(params.context.diagnostics) or _published_on(state, document.uri, params)
     if not diagnostics or not wanted(types.CodeActionKind.QuickFix):
         return []
     model = state.config.generator_model
@@ -64,6 +67,17 @@ def offer(
             {**args, "all": True},
             diagnostics,
         ),
+    ]
+
+
+def _published_on(
+    state: ServerState, uri: str, params: types.CodeActionParams
+) -> list[types.Diagnostic]:
+    lines = range(params.range.start.line, params.range.end.line + 1)
+    return [
+        diagnostic_from_json(d)
+        for d in state.published.get(uri, [])
+        if d.get("range", {}).get("start", {}).get("line") in lines
     ]
 
 

@@ -14,8 +14,9 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
-from pygls.workspace import TextDocument
+from pygls.workspace import PositionCodec, TextDocument
 
+from ..lsp.edits import server_position
 from ..lsp.state import ServerState
 from ..pipeline.stubs import selection_stub
 from ..values import Stub
@@ -48,11 +49,12 @@ def stub_for(
     source: str,
     language: str,
     range_: Any,
+    codec: PositionCodec,
 ) -> Stub | None:
     """The stub at the range's start line, or the request a selection of plain words makes.
 
-    `range_` is LSP JSON. One selected word is usually code being looked at, not a
-    description, so a selection needs two words or more.
+    `range_` is LSP JSON in the client's units (`codec`). One selected word is usually code
+    being looked at, not a description, so a selection needs two words or more.
     """
     if language != "python":
         return None
@@ -65,11 +67,19 @@ def stub_for(
         last_char = int(end.get("character", first_char))
     except (TypeError, ValueError):
         return None
+    first_char = _code_points(codec, source, first, first_char)
+    last_char = _code_points(codec, source, last, last_char)
     found = state.stub_at(uri, version, source, max(first, 0))
     if found is not None or (first, first_char) == (last, last_char):
         return found
     stub = selection_stub(source, first, first_char, last, last_char)
     return stub if stub is not None and len(stub.request.split()) >= 2 else None
+
+
+def _code_points(codec: PositionCodec, source: str, line: int, character: int) -> int:
+    """A client's character on `line` as an index into that line's text."""
+    on_line, column = server_position(codec, source, line, character)
+    return column if on_line == line else character
 
 
 def offer(
@@ -83,7 +93,15 @@ def offer(
     if not wanted(types.CodeActionKind.RefactorRewrite):
         return []
     language = document.language_id or language_of(document.uri)
-    stub = stub_for(state, document.uri, document.version, document.source, language, base["range"])
+    stub = stub_for(
+        state,
+        document.uri,
+        document.version,
+        document.source,
+        language,
+        base["range"],
+        document.position_codec,
+    )
     if stub is None:
         return []
     what = f"{stub.name}()" if stub.name else f"'{stub.request[:50]}'"
@@ -102,7 +120,10 @@ def offer(
 async def run(server: LanguageServer, state: ServerState, args: Mapping[str, Any]) -> WorkResult:
     """Generate the function for the stub at `args`' range and replace exactly the stub."""
     snap = snapshot(server, args.get("uri"))
-    stub = stub_for(state, snap.uri, snap.version, snap.source, snap.language, args.get("range"))
+    codec = server.workspace.position_codec
+    stub = stub_for(
+        state, snap.uri, snap.version, snap.source, snap.language, args.get("range"), codec
+    )
     if stub is None:
         raise UserError(NOTHING_TO_GENERATE)
     open_docs = {

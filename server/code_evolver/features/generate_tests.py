@@ -1,7 +1,8 @@
 """Generate Tests: pytest tests for the function at the cursor, written into tests/test_<module>.py.
 
 The worker writes and runs the tests (pipeline/test_writer.py); this module turns the outcome
-into an edit that creates the test file or replaces its text.
+into a change of the test file measured against the text the tests were built on (so a change
+made to that file meanwhile is kept, or the result refused), or the file to create.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 
-from ..lsp.edits import file_edit
+from ..lsp.edits import text_change
 from ..lsp.state import ServerState
-from ..pipeline.checker import read_text
 from ..worker.failures import UserError
 from ..worker.jobs import TestsJob
 from .actions import WorkResult, run_job, snapshot, target_for
@@ -34,14 +34,7 @@ async def run(server: LanguageServer, state: ServerState, args: Mapping[str, Any
     if outcome.path is None or outcome.content is None:
         return WorkResult(None, outcome.message, snap, types.MessageType.Warning)
     uri = from_fs_path(outcome.path) or outcome.path
-    open_doc = server.workspace.text_documents.get(uri)
-    old = open_doc.source if open_doc is not None else read_text(outcome.path)
-    edit = file_edit(
-        uri,
-        open_doc.version if open_doc is not None else None,
-        old,
-        outcome.content,
-        versioned=state.client_supports_document_changes,
-        can_create=state.client_supports_create,
-    )
-    return WorkResult(edit, outcome.message, snap)
+    # Measured against the file as the tests were built on; moved onto today's text (or
+    # refused) when the answer goes out, like every other change.
+    change = text_change(uri, None, outcome.base, outcome.content)
+    return WorkResult(change, outcome.message, snap)

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
+from pygls.workspace import PositionCodec
 
 from ..cancel import CancelToken
+from ..lsp.edits import client_position, moved_span
 from ..lsp.state import ServerState
 from ..pipeline.checker import Check
+from ..pipeline.lines import line_starts
 from ..worker.jobs import CheckJob
 from .actions import diagnostic_json, target_for
 
 log = logging.getLogger("code_evolver.lsp")
+
+# "TypeError: ...", "json.decoder.JSONDecodeError: ...": the exception's name, last part.
+_EXCEPTION = re.compile(r"(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*):")
 
 
 def did_change(
@@ -32,6 +39,7 @@ def did_change(
 def did_close(state: ServerState, params: types.DidCloseTextDocumentParams) -> None:
     state.forget(params.text_document.uri)
     state.published.pop(params.text_document.uri, None)
+    state.resolved.pop(params.text_document.uri, None)
 
 
 async def did_save(
@@ -50,10 +58,18 @@ async def did_save(
         ):
             return
         path = to_fs_path(uri) or uri
-        job = CheckJob(target_for(state, path, "python"), document.source)
+        saved = document.source
+        job = CheckJob(target_for(state, path, "python"), saved)
         result = await state.worker.run(job, lambda step: None, CancelToken())
         assert isinstance(result, Check)
-        diagnostics = [_diagnostic(result, document.lines)] if result.failures else []
+        # The run read the saved text; the user may have typed since. The failure's line is
+        # moved onto today's text like any edit, or dropped when that very line changed.
+        document = server.workspace.text_documents.get(uri)
+        if document is None:
+            return
+        codec = server.workspace.position_codec
+        found = _diagnostic(codec, result, saved, document.source) if result.failures else None
+        diagnostics = [found] if found is not None else []
         state.published[uri] = [diagnostic_json(d) for d in diagnostics]
         server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(
@@ -64,18 +80,41 @@ async def did_save(
         log.exception("run on save failed")
 
 
-def _diagnostic(result: Check, lines: list[str]) -> types.Diagnostic:
-    """The run's failure on the line it names (the whole line, trailing blanks left out)."""
+def _diagnostic(
+    codec: PositionCodec, result: Check, saved: str, now: str
+) -> types.Diagnostic | None:
+    """The run's failure on the line it names in `saved` (the whole line, trailing blanks left
+    out), placed on `now`; None when the user changed that line since."""
     line = result.error.line if result.error and result.error.line is not None else 0
     if result.syntax_error and "(line " in result.syntax_error:
         line = int(result.syntax_error.rsplit("(line ", 1)[1].rstrip(")")) - 1
-    text = lines[line] if line < len(lines) else ""
+    starts = line_starts(saved)
+    line = min(max(line, 0), max(len(starts) - 2, 0))
+    span = (starts[line], starts[line + 1]) if line + 1 < len(starts) else (0, 0)
+    moved = span if saved == now else moved_span(saved, now, *span)
+    if moved is None:
+        return None
+    width = len(saved[span[0] : span[1]].rstrip())
     return types.Diagnostic(
         range=types.Range(
-            start=types.Position(line=line, character=0),
-            end=types.Position(line=line, character=len(text.rstrip())),
+            start=client_position(codec, now, moved[0]),
+            end=client_position(codec, now, moved[0] + width),
         ),
         message=result.summary,
         severity=types.DiagnosticSeverity.Error,
         source="code-evolver",
+        code=diagnostic_code(result),
     )
+
+
+def diagnostic_code(result: Check) -> str:
+    """The exception's name ("NameError"), or what kind of failure it was. Some clients (ALE)
+    send a diagnostic back with a codeAction request only when it has a code."""
+    found = _EXCEPTION.match(result.summary)
+    if found:
+        return found.group(1)
+    if result.run is not None and result.run.timed_out:
+        return "Timeout"
+    if result.tests is not None and not result.tests.ok:
+        return "TestsFailed"
+    return "RunFailed"

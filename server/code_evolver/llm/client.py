@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -15,13 +14,13 @@ from ..config import ConfigManager, Endpoint, RoleSettings
 from .dialects import DIALECTS, OllamaDialect, Request
 from .errors import (
     AllEndpointsFailed,
-    HTTPStatusError,
     LLMError,
-    OutputTooLarge,
-    StreamError,
 )
-from .pool import EndpointStatus, HealthRegistry, RolePool
-from .transport import StreamLimits, Transport, reraise_unexpected
+from .exchange import send_once
+from .monitor import Monitor
+from .pool import EndpointStatus, HealthRegistry
+from .scheduler import RolePool
+from .transport import StreamLimits, Transport
 
 log = logging.getLogger("code_evolver.llm")
 
@@ -51,6 +50,7 @@ class RoleStatus:
     strategy: str
     requests: int
     endpoints: tuple[EndpointStatus, ...]
+    queued: int = 0  # requests waiting for a free slot
 
 
 @dataclass(frozen=True)
@@ -69,13 +69,9 @@ class ProbeResult:
 StepCallback = Callable[[str], None]
 
 
-def _release(pool: RolePool, claim: list[str]) -> None:
-    if claim:
-        pool.release(claim.pop())
-
-
 class OllamaClient:
-    """Round-robin (or least-busy) client over each role's Ollama endpoints."""
+    """Client over each role's endpoints: round_robin, least_busy or fastest within priority
+    tiers, slots per endpoint, session affinity, failover."""
 
     def __init__(
         self,
@@ -101,6 +97,7 @@ class OllamaClient:
             endpoints=(Endpoint(self.base_url),),
         )
         self._pools[DEFAULT_ROLE] = RolePool(default_role, self.registry)
+        self.monitor = Monitor(self)
 
     # ------------------------------------------------------------ public API
 
@@ -126,8 +123,13 @@ class OllamaClient:
         on_text: Callable[[str], None] | None = None,
         on_step: StepCallback | None = None,
         cancel: CancelToken | None = None,
+        session: str | None = None,
     ) -> str:
-        """Generate text for `prompt`; returns the whole reply."""
+        """Generate text for `prompt`; returns the whole reply.
+
+        `session` names a piece of work whose requests share a prompt prefix (a fix's attempts
+        and candidates): they stay on the endpoint that served the first while it has a slot.
+        """
         return self.generate_full(
             model,
             prompt,
@@ -137,6 +139,7 @@ class OllamaClient:
             on_text=on_text,
             on_step=on_step,
             cancel=cancel,
+            session=session,
         ).text
 
     def generate_full(
@@ -150,6 +153,7 @@ class OllamaClient:
         on_text: Callable[[str], None] | None = None,
         on_step: StepCallback | None = None,
         cancel: CancelToken | None = None,
+        session: str | None = None,
     ) -> Generation:
         pool = self._pool(model_key)
         role = pool.settings
@@ -160,7 +164,7 @@ class OllamaClient:
                 model_name, prompt, system, self._options(role, options), role.keep_alive
             )
 
-        return self._request(pool, model_name, request, on_text, on_step, cancel)
+        return self._request(pool, model_name, request, on_text, on_step, cancel, session)
 
     def chat(
         self,
@@ -172,6 +176,7 @@ class OllamaClient:
         on_text: Callable[[str], None] | None = None,
         on_step: StepCallback | None = None,
         cancel: CancelToken | None = None,
+        session: str | None = None,
     ) -> str:
         """Chat completion over `messages` ([{"role": ..., "content": ...}]); returns the reply."""
         return self.chat_full(
@@ -182,6 +187,7 @@ class OllamaClient:
             on_text=on_text,
             on_step=on_step,
             cancel=cancel,
+            session=session,
         ).text
 
     def chat_full(
@@ -194,6 +200,7 @@ class OllamaClient:
         on_text: Callable[[str], None] | None = None,
         on_step: StepCallback | None = None,
         cancel: CancelToken | None = None,
+        session: str | None = None,
     ) -> Generation:
         pool = self._pool(model_key)
         role = pool.settings
@@ -204,7 +211,7 @@ class OllamaClient:
                 model_name, messages, self._options(role, options), role.keep_alive
             )
 
-        return self._request(pool, model_name, request, on_text, on_step, cancel)
+        return self._request(pool, model_name, request, on_text, on_step, cancel, session)
 
     def status(self) -> list[RoleStatus]:
         """Every role with the health of each of its endpoints."""
@@ -219,7 +226,8 @@ class OllamaClient:
                     role.model,
                     role.strategy,
                     pool.request_count,
-                    tuple(self.registry.status(e.url, role.model) for e in role.endpoints),
+                    tuple(self.registry.status(e.url, role.model, e) for e in role.endpoints),
+                    pool.queue_length,
                 )
             )
         return out
@@ -259,7 +267,40 @@ class OllamaClient:
             endpoint.url, True, names, None, time.monotonic() - started, dialect.name
         )
 
+    def loaded_models(self, endpoint: Endpoint, timeout: float = 2.0) -> list[str] | None:
+        """Models the server has in memory (`/api/ps`; `/v1/models` where that is all there is),
+        or None when it did not answer."""
+        dialect = DIALECTS[endpoint.api or "ollama"]
+        try:
+            data = self.transport.get_json(
+                endpoint.url, dialect.loaded_path, timeout=timeout, headers=endpoint.headers()
+            )
+            return dialect.model_names(data)
+        except LLMError:
+            return None
+
+    def pools(self) -> list[RolePool]:
+        """The pools of the configured roles (not the role-less calls' one)."""
+        return [pool for name, pool in self._pools.items() if name != DEFAULT_ROLE]
+
+    def routing_summary(self) -> dict[str, int]:
+        """Slots in use, slots, and requests queued over the active roles (the status item)."""
+        in_use = slots = queued = 0
+        seen: set[str] = set()
+        for pool in self.pools():
+            if pool.role == "escalation":
+                continue
+            queued += pool.queue_length
+            for endpoint in pool.endpoints:
+                if endpoint.url in seen:
+                    continue
+                seen.add(endpoint.url)
+                in_use += self.registry.get(endpoint.url).slots_in_use
+                slots += endpoint.max_parallel or 0
+        return {"inUse": in_use, "slots": slots, "queued": queued}
+
     def close(self) -> None:
+        self.monitor.close()
         self.transport.close()
 
     def __enter__(self) -> OllamaClient:
@@ -295,57 +336,56 @@ class OllamaClient:
         on_text: Callable[[str], None] | None,
         on_step: StepCallback | None,
         cancel: CancelToken | None,
-    ) -> Generation:
-        plan = pool.plan(model)
-        claim = [plan[0].url]  # released once the first attempt is counted in flight
-        try:
-            return self._try_in_turn(pool, model, plan, request, on_text, on_step, cancel, claim)
-        finally:
-            _release(pool, claim)
-
-    def _try_in_turn(
-        self,
-        pool: RolePool,
-        model: str,
-        plan: list[Endpoint],
-        request: Callable[[Endpoint], Request],
-        on_text: Callable[[str], None] | None,
-        on_step: StepCallback | None,
-        cancel: CancelToken | None,
-        claim: list[str],
+        session: str | None = None,
     ) -> Generation:
         role = pool.settings
+        max_chars = self.config.settings.max_output_chars
+        if pool.wants_loaded_models:
+            self.monitor.learn_loaded(pool)
         failures: list[LLMError] = []
+        tried: list[str] = []
         started = time.monotonic()
-        for attempt, endpoint in enumerate(plan, start=1):
+        while True:
             if cancel is not None:
                 cancel.raise_if_cancelled()
+            lease = pool.acquire(model, session=session, tried=tried, cancel=cancel)
+            if lease is None:
+                break
+            endpoint = lease.endpoint
+            tried.append(endpoint.url)
             log.info(
-                "Generating with model '%s' at %s... (role %s, attempt %d/%d)",
+                "Generating with model '%s' at %s... (role %s, attempt %d/%d%s)",
                 model,
                 endpoint.url,
                 role.role,
-                attempt,
-                len(plan),
+                len(tried),
+                len(role.endpoints),
+                f", waited {lease.waited:.2f} s for a slot" if lease.waited >= 0.01 else "",
             )
             if on_step is not None:
                 on_step(f"Generating with {model} at {endpoint.url}")
             try:
-                text, seconds = self._send(
+                reply = send_once(
+                    self.transport,
+                    self.registry,
                     endpoint,
-                    role,
-                    model,
-                    request(endpoint),
+                    self._dialect(endpoint, role),
+                    StreamLimits(role.timeouts, max_chars * BYTES_PER_CHARACTER),
+                    max_chars,
+                    (model, request(endpoint)),
                     on_text,
                     cancel,
-                    lambda: _release(pool, claim),
                 )
             except Cancelled:
+                pool.release(lease, served=False)
                 log.info("Request to %s cancelled; connection closed", endpoint.url)
                 raise
             except LLMError as error:
+                pool.release(lease, served=False)
                 failures.append(error)
                 cooldown = self.registry.record_failure(endpoint.url, error, model)
+                if self.registry.get(endpoint.url).probe_clears or error.reason == "model missing":
+                    self.monitor.wake()
                 if not error.retryable:
                     log.warning(
                         "Endpoint %s rejected the request for role %s: %s (not retried elsewhere)",
@@ -354,95 +394,43 @@ class OllamaClient:
                         error.detail,
                     )
                     break
-                nxt = plan[attempt].url if attempt < len(plan) else None
+                more = len(tried) < len(role.endpoints)
                 log.warning(
                     "Endpoint %s failed for role %s: %s; cooling down %.0f s%s",
                     endpoint.url,
                     role.role,
                     error.detail,
                     cooldown,
-                    f"; trying {nxt} next" if nxt else "",
+                    "; trying the next endpoint" if more else "",
                 )
                 continue
-            self.registry.record_success(endpoint.url, seconds)
+            pool.release(lease, served=True)
+            self.registry.record_success(
+                endpoint.url,
+                reply.seconds,
+                first_byte=reply.first_byte,
+                tokens=reply.chunks,
+                model=model,
+            )
             log.info(
                 "Generated %d characters from %s (attempt %d, %.2f s)",
-                len(text),
+                len(reply.text),
                 endpoint.url,
-                attempt,
-                seconds,
+                len(tried),
+                reply.seconds,
             )
             return Generation(
-                text,
+                reply.text,
                 model,
                 role.role,
                 endpoint.url,
-                attempt,
+                len(tried),
                 time.monotonic() - started,
                 tuple(failures),
             )
-        apis = {endpoint.api or role.api for endpoint in plan}
+        apis = {endpoint.api or role.api for endpoint in role.endpoints}
         failed = AllEndpointsFailed(
             role.role, model, failures, "ollama" if "ollama" in apis else apis.pop()
         )
         log.error("%s", failed)
         raise failed
-
-    def _send(
-        self,
-        endpoint: Endpoint,
-        role: RoleSettings,
-        model: str,
-        request: Request,
-        on_text: Callable[[str], None] | None,
-        cancel: CancelToken | None,
-        counted: Callable[[], object],
-    ) -> tuple[str, float]:
-        limits = StreamLimits(
-            role.timeouts, self.config.settings.max_output_chars * BYTES_PER_CHARACTER
-        )
-        started = time.monotonic()
-        pieces: list[str] = []
-        size = 0
-        max_chars = self.config.settings.max_output_chars
-        url = endpoint.url
-        dialect = self._dialect(endpoint, role)
-        with self.registry.track(url):
-            counted()
-            try:
-                lines = self.transport.stream_lines(
-                    url,
-                    request.path,
-                    request.body,
-                    headers=endpoint.headers(),
-                    limits=limits,
-                    cancel=cancel,
-                    line_parser=lambda raw: dialect.parse(raw, url),
-                )
-                # Closed on every way out, so an early exit (the character cap, a failing
-                # on_text) closes the connection now instead of at garbage collection.
-                with contextlib.closing(lines):
-                    for chunk in lines:
-                        if chunk is None:
-                            continue
-                        if chunk.text:
-                            pieces.append(chunk.text)
-                            size += len(chunk.text)
-                            if size > max_chars:
-                                raise OutputTooLarge(
-                                    f"the reply passed {max_chars} characters (max_output_chars)",
-                                    endpoint=url,
-                                )
-                            if on_text is not None:
-                                on_text(chunk.text)
-                        if chunk.done:
-                            return "".join(pieces), time.monotonic() - started
-            except HTTPStatusError as error:
-                raise dialect.classify(error, model) from None
-            except (LLMError, Cancelled):
-                raise
-            except Exception as exc:  # a transport surprise must still fail over, not crash
-                raise reraise_unexpected(exc, url) from exc
-        raise StreamError(
-            "the stream ended before the reply was complete (no done line)", endpoint=url
-        )

@@ -22,6 +22,7 @@ class OllamaDialect:
 
     name = "ollama"
     models_path = "/api/tags"
+    loaded_path = "/api/ps"  # models in memory now
 
     def generate(
         self,
@@ -65,6 +66,7 @@ class OpenAIDialect(OllamaDialect):
 
     name = "openai"
     models_path = "/v1/models"
+    loaded_path = "/v1/models"  # all such a server says: it serves what it lists
 
     def __init__(self, completions: bool = False) -> None:
         self.completions = completions

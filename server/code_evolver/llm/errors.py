@@ -96,6 +96,20 @@ class OutputTooLarge(LLMError):
     reason = "output too large"
 
 
+class QueueTimeout(LLMError):
+    """Every slot of a role stayed busy for `queue_timeout` seconds; nothing was sent."""
+
+    reason = "every slot busy"
+
+    def __init__(self, role: str, waited: float, slots: int) -> None:
+        self.role = role
+        super().__init__(
+            f"all {slots} slot(s) of role '{role}' stayed busy for {waited:.0f} s "
+            "(queue_timeout); add endpoints, raise max_parallel where a server has room, "
+            "or raise queue_timeout"
+        )
+
+
 class AllEndpointsFailed(LLMError):
     """Every endpoint of a role failed; the message lists each one and why."""
 

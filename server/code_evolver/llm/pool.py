@@ -1,17 +1,20 @@
-"""Endpoint health and routing: round-robin or least-busy per role, cooldown on failure."""
+"""Endpoint health shared by every role: cooldown on failure, slots in use, speed, loaded models."""
 
 from __future__ import annotations
 
 import contextlib
-import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ..config import Cooldown, Endpoint, RoleSettings
-from .errors import LLMError, ModelNotFound
+from ..config import Cooldown
+from .errors import EndpointTimeout, EndpointUnreachable, LLMError, ModelNotFound
+from .ollama_api import has_model
+
+# Weight of the newest sample in the moving averages of `fastest`: about the last ten requests.
+SPEED_ALPHA = 0.2
 
 
 @dataclass
@@ -27,9 +30,31 @@ class EndpointHealth:
     cooling_until: float = 0.0
     last_error: str | None = None
     last_latency: float | None = None
+    slots_in_use: int = 0  # leases handed out by the schedulers, released after the reply
+    first_byte: float | None = None  # moving average, seconds
+    per_token: float | None = None  # moving average, seconds per streamed chunk
+    tokens: float | None = None  # moving average of chunks per reply
+    # Models the server has in memory (None: never asked); `loading` ones have a request there.
+    loaded: set[str] | None = None
+    loading: dict[str, int] = field(default_factory=dict)
+    api: str = "ollama"
+    # The last failure is one a cheap probe can check (the server was not there at all).
+    probe_clears: bool = False
 
     def __post_init__(self) -> None:
         self.missing_models: dict[str, float] = {}
+
+    def service_time(self) -> float | None:
+        """Expected seconds for one more reply, from the moving averages (None: not measured)."""
+        if self.first_byte is None:
+            return None
+        return self.first_byte + (self.per_token or 0.0) * (self.tokens or 0.0)
+
+    def is_cold(self, model: str) -> bool:
+        """True only when the server said what it has loaded and `model` is not among it."""
+        if self.loaded is None or self.loading.get(model):
+            return False
+        return not has_model(sorted(self.loaded), model, self.api)
 
 
 @dataclass(frozen=True)
@@ -45,15 +70,26 @@ class EndpointStatus:
     failures: int
     last_error: str | None
     last_latency: float | None
+    priority: int = 0
+    weight: float = 1.0
+    max_parallel: int | None = None
+    slots_in_use: int = 0
+    loaded: tuple[str, ...] | None = None  # None: not known
+    service_time: float | None = None
 
 
 class HealthRegistry:
-    """Health of every known endpoint, with passive cooldown like nginx's max_fails."""
+    """Health of every known endpoint, with passive cooldown like nginx's max_fails.
+
+    One re-entrant lock guards all of it, and `changed` (a condition on that lock) wakes the
+    requests waiting for a slot whenever a slot frees or an endpoint changes state.
+    """
 
     def __init__(self, cooldown: Cooldown, clock: Callable[[], float] = time.monotonic) -> None:
         self.cooldown = cooldown
         self.clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self.changed = threading.Condition(self._lock)
         self._health: dict[str, EndpointHealth] = {}
         self._listeners: list[Callable[[], None]] = []
 
@@ -69,6 +105,8 @@ class HealthRegistry:
         self._listeners.append(listener)
 
     def _notify(self) -> None:
+        with self._lock:
+            self.changed.notify_all()
         for listener in list(self._listeners):
             with contextlib.suppress(Exception):  # a status listener must never break a request
                 listener()
@@ -80,6 +118,37 @@ class HealthRegistry:
             if health.cooling_until > now:
                 return False
             return not (model and health.missing_models.get(model, 0.0) > now)
+
+    def probe_targets(self) -> list[str]:
+        """URLs a background probe may free: down for a reason `/api/tags` can check, or
+        missing a model (the probe lists what is pulled now)."""
+        now = self.clock()
+        with self._lock:
+            return [
+                h.url
+                for h in self._health.values()
+                if (h.cooling_until > now and h.probe_clears)
+                or any(t > now for t in h.missing_models.values())
+            ]
+
+    # ------------------------------------------------------------ slots
+
+    def take_slot(self, url: str, model: str) -> None:
+        with self._lock:
+            health = self.get(url)
+            health.slots_in_use += 1
+            health.loading[model] = health.loading.get(model, 0) + 1
+
+    def free_slot(self, url: str, model: str) -> None:
+        with self._lock:
+            health = self.get(url)
+            health.slots_in_use = max(0, health.slots_in_use - 1)
+            left = health.loading.get(model, 0) - 1
+            if left > 0:
+                health.loading[model] = left
+            else:
+                health.loading.pop(model, None)
+            self.changed.notify_all()
 
     @contextmanager
     def track(self, url: str) -> Iterator[EndpointHealth]:
@@ -94,7 +163,17 @@ class HealthRegistry:
             with self._lock:
                 health.in_flight -= 1
 
-    def record_success(self, url: str, latency: float) -> None:
+    # ------------------------------------------------------------ outcomes
+
+    def record_success(
+        self,
+        url: str,
+        latency: float,
+        *,
+        first_byte: float | None = None,
+        tokens: int | None = None,
+        model: str | None = None,
+    ) -> None:
         health = self.get(url)
         with self._lock:
             changed = health.consecutive_failures > 0 or health.cooling_until > 0
@@ -102,8 +181,27 @@ class HealthRegistry:
             health.consecutive_failures = 0
             health.cooling_until = 0.0
             health.last_latency = latency
+            if first_byte is not None:
+                self._learn_speed(health, latency, first_byte, tokens or 0)
+            if model and health.loaded is not None and health.is_cold(model):
+                # It answered, so the model is in memory now (named as /api/ps would).
+                health.loaded.add(
+                    model if ":" in model or health.api != "ollama" else f"{model}:latest"
+                )
         if changed:
             self._notify()
+
+    @staticmethod
+    def _learn_speed(
+        health: EndpointHealth, latency: float, first_byte: float, tokens: int
+    ) -> None:
+        def average(old: float | None, new: float) -> float:
+            return new if old is None else old + SPEED_ALPHA * (new - old)
+
+        health.first_byte = average(health.first_byte, first_byte)
+        if tokens > 0:
+            health.per_token = average(health.per_token, max(0.0, latency - first_byte) / tokens)
+        health.tokens = average(health.tokens, float(tokens))
 
     def record_failure(self, url: str, error: LLMError, model: str | None) -> float:
         """Cool the endpoint down (or just the model on it); returns the cooldown in seconds."""
@@ -122,6 +220,11 @@ class HealthRegistry:
                 # Requests that were already in flight when it failed: one outage, one count.
                 return health.cooling_until - now
             else:
+                # A runner that crashed or hangs still answers /api/tags: only a refused
+                # or unanswered connection is something a probe can see come back.
+                health.probe_clears = isinstance(error, EndpointUnreachable) or (
+                    isinstance(error, EndpointTimeout) and error.phase == "connect"
+                )
                 health.consecutive_failures += 1
                 seconds = min(
                     self.cooldown.base * 2 ** (health.consecutive_failures - 1), self.cooldown.max
@@ -130,7 +233,36 @@ class HealthRegistry:
         self._notify()
         return seconds
 
-    def status(self, url: str, model: str | None = None) -> EndpointStatus:
+    def record_probe(self, url: str, models: Iterable[str] | None, api: str = "ollama") -> None:
+        """A background probe answered: traffic may come back (half-open, one probe).
+
+        `consecutive_failures` stays, so a server that answers probes but fails real requests
+        gets a longer cooldown next time; only a served request resets it.
+        """
+        names = None if models is None else set(models)
+        with self._lock:
+            health = self.get(url)
+            was_cooling = health.cooling_until > 0
+            health.cooling_until = 0.0
+            if names is not None:
+                health.api = api
+                for model in list(health.missing_models):
+                    if has_model(sorted(names), model, api):
+                        del health.missing_models[model]
+        if was_cooling:
+            self._notify()
+
+    def set_loaded(self, url: str, models: Iterable[str], api: str = "ollama") -> None:
+        """What the server says it has in memory (`/api/ps`, or `/v1/models`)."""
+        with self._lock:
+            health = self.get(url)
+            health.loaded = set(models)
+            health.api = api
+            self.changed.notify_all()
+
+    def status(
+        self, url: str, model: str | None = None, endpoint: object | None = None
+    ) -> EndpointStatus:
         now = self.clock()
         health = self.get(url)
         with self._lock:
@@ -147,76 +279,10 @@ class HealthRegistry:
                 health.failures,
                 health.last_error,
                 health.last_latency,
+                priority=getattr(endpoint, "priority", 0),
+                weight=getattr(endpoint, "weight", 1.0),
+                max_parallel=getattr(endpoint, "max_parallel", None),
+                slots_in_use=health.slots_in_use,
+                loaded=None if health.loaded is None else tuple(sorted(health.loaded)),
+                service_time=health.service_time(),
             )
-
-
-class RolePool:
-    """The endpoints of one role and the order to try them in for each request."""
-
-    def __init__(
-        self, settings: RoleSettings, registry: HealthRegistry, rng: random.Random | None = None
-    ) -> None:
-        self.settings = settings
-        self.registry = registry
-        self._lock = threading.Lock()
-        self._next = 0
-        self._requests = 0
-        self._rng = rng or random.Random()
-        # least_busy: picks not yet counted in flight, so a burst does not all pick one host.
-        self._claimed: dict[str, int] = {}
-
-    @property
-    def role(self) -> str:
-        return self.settings.role
-
-    @property
-    def endpoints(self) -> tuple[Endpoint, ...]:
-        return self.settings.endpoints
-
-    @property
-    def request_count(self) -> int:
-        return self._requests
-
-    def plan(self, model: str) -> list[Endpoint]:
-        """Endpoints in the order to try: usable ones first, then (panic mode) the cooling ones."""
-        endpoints = self.settings.endpoints
-        now = self.registry.clock()
-        with self._lock:
-            self._requests += 1
-            if self.settings.strategy == "least_busy":
-                ordered = self._least_busy_order(model, now)
-                self._claimed[ordered[0].url] = self._claimed.get(ordered[0].url, 0) + 1
-            else:
-                start = self._next % len(endpoints)
-                ordered = list(endpoints[start:] + endpoints[:start])
-                usable = [e for e in ordered if self.registry.usable(e.url, model, now)]
-                # The turn passes to the endpoint after the one this request really starts on,
-                # so a cooling endpoint does not make its neighbour take two turns in a row.
-                first = usable[0] if usable else ordered[0]
-                self._next = endpoints.index(first) + 1
-        usable = [e for e in ordered if self.registry.usable(e.url, model, now)]
-        resting = [e for e in ordered if e not in usable]
-        return usable + resting
-
-    def release(self, url: str) -> None:
-        """The request planned onto `url` is now counted in flight (or will never be)."""
-        with self._lock:
-            if self._claimed.get(url):
-                self._claimed[url] -= 1
-
-    def _least_busy_order(self, model: str, now: float) -> list[Endpoint]:
-        endpoints = list(self.settings.endpoints)
-        usable = [e for e in endpoints if self.registry.usable(e.url, model, now)] or endpoints
-
-        def load(e: Endpoint) -> tuple[int, float]:
-            health = self.registry.get(e.url)
-            # Ties go to the endpoint that answered fastest last time.
-            return (health.in_flight + self._claimed.get(e.url, 0), health.last_latency or 0.0)
-
-        if len(usable) >= 2:
-            a, b = self._rng.sample(usable, 2)
-            first = a if load(a) <= load(b) else b
-        else:
-            first = usable[0]
-        rest = sorted((e for e in endpoints if e is not first), key=load)
-        return [first, *rest]

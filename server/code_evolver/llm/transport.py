@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import heapq
-import itertools
 import json
 import socket
 import sys
@@ -15,12 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..cancel import Cancelled, CancelToken
 from ..config import Timeouts
+from .connections import DEADLINES, Tracker, active, new_session
 from .errors import (
     EndpointTimeout,
     EndpointUnreachable,
@@ -31,148 +26,7 @@ from .errors import (
     StreamError,
 )
 
-_active = threading.local()
 _DRAIN_LIMIT = 64 * 1024
-
-
-class _Tracker:
-    """Holds the connection a request is using so another thread can cut it."""
-
-    def __init__(self) -> None:
-        self.connection: HTTPConnection | None = None
-        self.closed = False
-        self._lock = threading.Lock()
-
-    def attach(self, connection: HTTPConnection) -> None:
-        with self._lock:
-            self.connection = connection
-            cut = self.closed
-        if cut:
-            self._shutdown(connection)
-
-    def cut(self) -> None:
-        with self._lock:
-            self.closed = True
-            connection = self.connection
-        if connection is not None:
-            self._shutdown(connection)
-
-    @staticmethod
-    def _shutdown(connection: HTTPConnection) -> None:
-        sock = getattr(connection, "sock", None)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def set_read_timeout(self, seconds: float) -> None:
-        sock = getattr(self.connection, "sock", None)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.settimeout(seconds)
-
-
-class _TrackedMixin:
-    def request(self, *args: Any, **kwargs: Any) -> Any:
-        tracker: _Tracker | None = getattr(_active, "tracker", None)
-        if tracker is not None:
-            tracker.attach(self)  # type: ignore[arg-type]
-        return super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-class _TrackedHTTPConnection(_TrackedMixin, HTTPConnection):
-    pass
-
-
-class _TrackedHTTPSConnection(_TrackedMixin, HTTPSConnection):
-    pass
-
-
-class _TrackedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _TrackedHTTPConnection
-
-
-class _TrackedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _TrackedHTTPSConnection
-
-
-class _TrackedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _TrackedHTTPPool,
-            "https": _TrackedHTTPSPool,
-        }
-        self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
-        # urllib3 2.x no longer closes a pool when its manager is cleared, so Session.close()
-        # left idle kept-alive sockets open until garbage collection. Each session here talks
-        # to one URL, so closing the pool on clear cannot hit one another host still uses.
-        self.poolmanager.pools.dispose_func = lambda pool: pool.close()
-
-
-class Deadlines:
-    """One watchdog thread that calls each callback when its deadline passes."""
-
-    def __init__(self) -> None:
-        # Entries are [when, number, callback]; a removed one keeps its place with no callback.
-        self._heap: list[list[Any]] = []
-        self._entries: dict[int, list[Any]] = {}
-        self._ids = itertools.count()
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def add(self, when: float, callback: Callable[[], None]) -> int:
-        with self._wake:
-            number = next(self._ids)
-            entry = [when, number, callback]
-            self._entries[number] = entry
-            heapq.heappush(self._heap, entry)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="code-evolver-deadlines", daemon=True
-                )
-                self._thread.start()
-            self._wake.notify()
-            return number
-
-    def remove(self, number: int) -> None:
-        with self._wake:
-            entry = self._entries.pop(number, None)
-            if entry is not None:
-                entry[2] = None
-            if len(self._heap) > 2 * len(self._entries) + 64:
-                self._heap = [e for e in self._heap if e[2] is not None]
-                heapq.heapify(self._heap)
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while self._heap and self._heap[0][2] is None:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._wake.wait(60)
-                    continue
-                when, number, callback = self._heap[0]
-                delay = when - time.monotonic()
-                if delay > 0:
-                    self._wake.wait(min(delay, 60))
-                    continue
-                heapq.heappop(self._heap)
-                self._entries.pop(number, None)
-            with contextlib.suppress(Exception):
-                callback()
-
-
-DEADLINES = Deadlines()
-
-
-def new_session() -> requests.Session:
-    """A session whose connections are kept alive and can be cut from another thread."""
-    session = requests.Session()
-    session.trust_env = False  # a proxy from the environment must not swallow loopback calls
-    adapter = _TrackedAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 @dataclass(frozen=True)
@@ -315,7 +169,7 @@ class Transport:
     ) -> Generator[Any, None, None]:
         """POST `payload` and yield each parsed line of the streamed reply."""
         timeouts = limits.timeouts
-        tracker = _Tracker()
+        tracker = Tracker()
         remove = cancel.add_callback(tracker.cut) if cancel is not None else (lambda: None)
         # The whole reply has a deadline too: a server that drips bytes never trips `idle`.
         expired = threading.Event()
@@ -327,7 +181,7 @@ class Transport:
         deadline = DEADLINES.add(time.monotonic() + timeouts.total, expire)
         response: requests.Response | None = None
         chunks: Iterator[bytes] | None = None
-        _active.tracker = tracker
+        active.tracker = tracker
         try:
             try:
                 response = self._post(url, path, payload, headers, timeouts)
@@ -352,7 +206,7 @@ class Transport:
                 self._check_expired(expired, url, timeouts.total)
                 raise EndpointUnreachable(_describe_connection_error(exc), endpoint=url) from None
             finally:
-                _active.tracker = None
+                active.tracker = None
             self._check_cancel(cancel)
             if 300 <= response.status_code < 400:
                 where = response.headers.get("Location", "elsewhere")
@@ -371,7 +225,7 @@ class Transport:
             chunks = _raw_chunks(response.raw)
             yield from self._read_lines(chunks, url, limits, expired, cancel, line_parser)
         finally:
-            _active.tracker = None
+            active.tracker = None
             remove()
             DEADLINES.remove(deadline)
             if response is not None:
@@ -454,7 +308,7 @@ def _raw_chunks(raw: Any) -> Iterator[bytes]:
 
 def _finish(
     response: requests.Response,
-    tracker: _Tracker,
+    tracker: Tracker,
     error: BaseException | None,
     cancel: CancelToken | None,
     chunks: Iterator[bytes] | None,

@@ -21,7 +21,9 @@ from pygls.io_ import run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
+from pygls.workspace import TextDocument, Workspace
 
+from ..pipeline.lines import split_lines
 from .output import CoalescingWriter
 
 # The pygls releases these patches were written against and tested with.
@@ -108,6 +110,39 @@ def on_progress_cancelled(server: LanguageServer, token: str, callback: Callable
 def forget_progress_token(server: LanguageServer, token: str) -> None:
     """pygls never drops a finished token's future: a long session would keep every one."""
     server.work_done_progress.tokens.pop(token, None)
+
+
+class LspLinesDocument(TextDocument):
+    """pygls' document with `lines` cut by LSP rules. pygls uses `source.splitlines(True)`,
+    which also breaks at form feeds, U+2028, NEL and \\x1c-\\x1e: an incremental change below
+    such a character was applied to the wrong line, so the server's text no longer matched
+    the editor's. pygls reads `lines` for incremental changes and its position conversions."""
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return tuple(split_lines(self.source, keepends=True))
+
+
+def use_lsp_lines(workspace: Workspace) -> None:
+    """Make `workspace` create LspLinesDocument; pygls builds documents only in
+    `Workspace._create_text_document`, with these arguments."""
+
+    def create(
+        doc_uri: str,
+        source: str | None = None,
+        version: int | None = None,
+        language_id: str | None = None,
+    ) -> TextDocument:
+        return LspLinesDocument(
+            doc_uri,
+            source=source,
+            version=version,
+            language_id=language_id,
+            sync_kind=workspace._sync_kind,
+            position_codec=workspace.position_codec,
+        )
+
+    workspace._create_text_document = create  # type: ignore[method-assign]
 
 
 def serve_stdio(server: LanguageServer) -> None:

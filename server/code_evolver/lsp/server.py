@@ -13,8 +13,9 @@ from .. import __version__
 from ..features import actions, endpoint_status, fix, generate, generate_tests, run_diagnostics
 from . import lifecycle
 from .editor_log import EditorLogHandler
-from .pygls_patches import PatchedProtocol, serve_stdio
+from .pygls_patches import PatchedProtocol, serve_stdio, use_lsp_lines
 from .state import ServerState
+from .tcp import serve_tcp
 from .warm_up import settle_heap, warm_up
 
 # The work behind each command, and the lightbulb entries of the features, in menu order.
@@ -32,6 +33,7 @@ def build_server(config_path: str | None = None) -> tuple[LanguageServer, Server
 
     @server.feature(types.INITIALIZE)
     def on_initialize(ls: LanguageServer, params: types.InitializeParams) -> None:
+        use_lsp_lines(ls.workspace)
         lifecycle.initialize(ls, state, params)
 
     @server.feature(types.INITIALIZED)
@@ -103,7 +105,9 @@ def serve(config_path: str | None = None, tcp: str | None = None) -> int:
             if not port.isdigit():
                 print(f"code-evolver: --tcp wants HOST:PORT, got {tcp!r}", file=sys.stderr)
                 return 2
-            server.start_tcp(host or "127.0.0.1", int(port))
+            serve_tcp(
+                host or "127.0.0.1", int(port), lambda: build_server(config_path), EditorLogHandler
+            )
         else:
             serve_stdio(server)
     finally:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..cancel import CancelToken
 from ..config import ConfigError, ConfigManager
-from ..pipeline.extract import split_lines
+from ..pipeline.lines import split_lines
 from ..pipeline.stubs import stub_near
 from ..values import Stub
 from ..worker.host import JobHost
@@ -58,6 +58,9 @@ class ServerState:
         self.active: set[CancelToken] = set()
         # Run diagnostics this server published, per URI, as plain LSP JSON.
         self.published: dict[str, list[dict[str, Any]]] = {}
+        # Answers of codeAction/resolve per URI, for its latest document version only:
+        # (version, {the action's data as JSON: the answer}); features/actions.py.
+        self.resolved: dict[str, tuple[int | None, dict[str, Any]]] = {}
 
     # ------------------------------------------------------------ settings
 

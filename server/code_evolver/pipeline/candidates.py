@@ -76,8 +76,10 @@ class CandidateRound:
         system: str | None = None,
         cancel: CancelToken | None = None,
         on_step: Step | None = None,
+        session: str | None = None,
     ) -> None:
         self.client = client
+        self.session = session
         self.prompt = prompt
         self.sampling = sampling
         self.role = role
@@ -133,6 +135,7 @@ class CandidateRound:
                 options=options,
                 on_step=on_step,
                 cancel=self._tokens[index - 1],
+                session=self.session,
             )
             self._replies.put(Reply(index, sampling, generation))
         except Cancelled as stopped:

@@ -8,14 +8,16 @@ import itertools
 import re
 from dataclasses import dataclass
 
-__all__ = ["NoCodeInReply", "extract_code", "leading_indent", "reindent", "split_lines"]
+from .languages import is_python as _is_python
+from .languages import same_language
+from .lines import split_lines
+from .outline import outline
 
-_PYTHON_NAMES = frozenset({"python", "py", "python3", "py3"})
+__all__ = ["NoCodeInReply", "extract_code", "leading_indent", "reindent"]
 
 _OPENING_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _PYTHON_TAG = re.compile(r"\[PYTHON\](?P<body>.*?)(?:\[/PYTHON\]|\Z)", re.IGNORECASE | re.DOTALL)
 _CODE_TAG = re.compile(r"<code(?:\s[^>]*)?>(?P<body>.*?)(?:</code>|\Z)", re.IGNORECASE | re.DOTALL)
-_LINE_END = re.compile(r"\r\n|\r|\n")
 _BLOCK_HEADER = re.compile(
     r"^[ \t]*(?:async[ \t]+)?(?:def|class|if|elif|else|for|while|with|try|except|finally"
     r"|match|case)\b[^#]*:[ \t]*(?:#.*)?$"
@@ -59,8 +61,8 @@ def extract_code(reply: str, language: str = "python", *, original: str | None =
     Raises NoCodeInReply when there is nothing usable.
     """
     language = language.strip().lower() or "python"
-    is_python = language in _PYTHON_NAMES
-    names = _defined_names(original) if original else []
+    is_python = _is_python(language)
+    names = _defined_names(original, language) if original else []
 
     blocks = _tagged_blocks(reply, _PYTHON_TAG, "python")
     if not blocks:
@@ -70,11 +72,14 @@ def extract_code(reply: str, language: str = "python", *, original: str | None =
         blocks = [_Block(b.info, html.unescape(b.text)) for b in blocks]
 
     if blocks:
-        wanted = _PYTHON_NAMES if is_python else frozenset({language})
-        candidates = [b.text for b in blocks if (not b.info or b.info in wanted) and b.text.strip()]
+        candidates = [
+            b.text
+            for b in blocks
+            if (not b.info or same_language(b.info, language)) and b.text.strip()
+        ]
         if not candidates:
             raise NoCodeInReply(language)
-        code = _trim_blank_lines(_pick_block(candidates, names, is_python))
+        code = _trim_blank_lines(_pick_block(candidates, names, language))
         if is_python:
             # A block that does not parse (cut off, or prose inside the fence) is not code to
             # apply; the syntax error goes back to the model on the next attempt.
@@ -112,17 +117,6 @@ def reindent(code: str, indent: str) -> str:
     lines = _dedent_lines(split_lines(code))
     out = "\n".join(indent + line if line.strip() else "" for line in lines)
     return out + "\n" if code.endswith("\n") and out else out
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines as Python and LSP count them (only \\n, \\r\\n and \\r end a line), without ends.
-
-    Unlike str.splitlines, form feeds and Unicode separators inside a line stay in it.
-    """
-    lines = _LINE_END.split(text)
-    if len(lines) > 1 and lines[-1] == "":
-        lines.pop()
-    return lines
 
 
 # --- choosing among blocks -------------------------------------------------------------------
@@ -164,9 +158,12 @@ def _info_language(info: str) -> str:
     return words[0].lstrip(".").rstrip(",;:").lower() if words else ""
 
 
-def _pick_block(candidates: list[str], names: list[str], is_python: bool) -> str:
+def _pick_block(candidates: list[str], names: list[str], language: str) -> str:
+    is_python = _is_python(language)
     if names:
-        defining = [c for c in candidates if any(_has_definition_line(c, name) for name in names)]
+        defining = [
+            c for c in candidates if any(_has_definition(c, name, language) for name in names)
+        ]
         if defining:
             candidates = defining
     if is_python:
@@ -176,12 +173,22 @@ def _pick_block(candidates: list[str], names: list[str], is_python: bool) -> str
     return max(candidates, key=lambda c: len(c.strip()))
 
 
+def _has_definition(code: str, name: str, language: str) -> bool:
+    if not _is_python(language):
+        found = outline(code, language)
+        return found is not None and any(d.name == name for d in found.top_level())
+    return _has_definition_line(code, name)
+
+
 def _has_definition_line(code: str, name: str) -> bool:
     return any(m["name"] == name for m in _DEF_NAME.finditer(code))
 
 
-def _defined_names(original: str) -> list[str]:
+def _defined_names(original: str, language: str) -> list[str]:
     """Names of the functions and classes `original` defines, outermost first."""
+    if not _is_python(language):
+        found = outline(original, language)
+        return [d.name for d in found.top_level()] if found is not None else []
     try:
         tree = ast.parse(_dedent(original))
     except (SyntaxError, ValueError, RecursionError, MemoryError):

@@ -15,7 +15,7 @@ import re
 import tokenize
 from collections.abc import Iterable, Sequence
 
-from .extract import split_lines
+from .lines import split_lines
 
 _UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
 _ASSERT = re.compile(r"^\s*assert\b")
@@ -84,7 +84,7 @@ def drop_added_comments(original: str, code: str) -> str:
     if not cuts:
         return code
     out = []
-    for number, line in enumerate(_lines_with_ends(code), start=1):
+    for number, line in enumerate(split_lines(code, keepends=True), start=1):
         column = cuts.get(number)
         if column is None:
             out.append(line)
@@ -264,8 +264,3 @@ def _comments(source: str) -> Sequence[str]:
         ]
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return re.findall(r"#.*", source)
-
-
-def _lines_with_ends(text: str) -> list[str]:
-    """Lines with their endings, split only where tokenize counts lines (\\n, \\r\\n, \\r)."""
-    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)

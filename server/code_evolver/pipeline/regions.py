@@ -1,204 +1,192 @@
 """The region of a file the model rewrites, and putting its answer back in place.
 
-Pure text functions: which lines a fix covers, splicing a reply into them (with the region's
-indentation and the file's line endings), and merging a partial whole-file reply.
+Pure text functions: which lines a fix covers (the enclosing definition, found by a real parser
+for every language that has one: pipeline/outline.py), splicing a reply into them (with the
+region's indentation and the file's line endings), merging a partial whole-file reply, and
+the guard that no candidate loses a definition the reply does not account for.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Sequence
 
+from pygments.lexers import find_lexer_class_by_name
+from pygments.token import Name
+from pygments.util import ClassNotFound
+
 from ..values import Region
 from .extract import leading_indent, reindent
+from .languages import is_python
+from .lines import line_ending, split_lines, with_line_ending
+from .outline import Definition, Outline, enclosing_definition, outline
 from .stubs import enclosing_function
 
-# What ast.parse raises on code it cannot take: a model's reply nested thousands deep raises
-# MemoryError or RecursionError rather than SyntaxError.
-_UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
-# Top-level definitions by their first line, for sources that do not parse.
-_TOP_DEFINITION = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.MULTILINE)
+# A top-level Python definition's first line, for sources that do not parse.
+_TOP_DEFINITION = re.compile(r"(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)")
 
 
-def choose_region(source: str, lines: Sequence[int], whole_file: bool) -> Region:
-    """The enclosing function of the first diagnosed line, or the whole file."""
-    count = max(len(source.splitlines()), 1)
+def choose_region(
+    source: str, lines: Sequence[int], whole_file: bool, language: str = "python"
+) -> Region:
+    """The enclosing function (or block) of the first diagnosed line, or the whole file."""
+    count = max(len(split_lines(source)), 1)
     if not whole_file:
         for line in lines:
-            span = enclosing_function(source, line)
+            if is_python(language):
+                span = enclosing_function(source, line)
+            else:
+                span = enclosing_definition(source, line, language)
             if span is not None:
                 return Region(span[0], span[1], False)
     return Region(0, count - 1, True)
 
 
 def splice(source: str, region: Region, code: str) -> str:
-    """Put `code` in place of the region's lines, with the region's indentation."""
-    lines = source.splitlines(keepends=True)
-    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    """Put `code` in place of the region's lines, with the region's indentation and the
+    file's own line ending."""
+    lines = split_lines(source, keepends=True)
+    newline = line_ending(source)
     if region.whole_file:
-        text = code.rstrip("\n") + newline
+        text = with_line_ending(code.rstrip("\r\n"), newline) + newline
         return text if source.endswith(("\n", "\r")) or not source else text.rstrip("\r\n")
     indent = leading_indent(lines[region.start]) if region.start < len(lines) else ""
-    body = reindent(code, indent).rstrip("\n")
-    body = newline.join(body.split("\n")) + newline
-    return "".join(lines[: region.start]) + body + "".join(lines[region.end + 1 :])
+    body = with_line_ending(reindent(code, indent).rstrip("\r\n"), newline) + newline
+    tail = lines[region.end + 1 :]
+    if not tail and region.end < len(lines) and not lines[region.end].endswith(("\n", "\r")):
+        body = body.removesuffix(newline)  # the region was the last line, without an end
+    return "".join(lines[: region.start]) + body + "".join(tail)
 
 
 def region_text(source: str, region: Region) -> str:
-    lines = source.splitlines(keepends=True)
+    lines = split_lines(source, keepends=True)
     return "".join(lines[region.start : region.end + 1])
 
 
-def first_definition_name(code: str) -> str | None:
-    try:
-        tree = ast.parse(_dedented(code))
-    except _UNPARSABLE:
-        return None
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            return node.name
-    return None
+def _reply_outline(code: str, language: str) -> Outline | None:
+    found = outline(_dedented(code), language)
+    return found if found is not None and found.parsed else None
 
 
-def defines_name(code: str, name: str) -> bool | None:
-    """Whether `code` defines `name` at its top level; None when it does not parse."""
-    try:
-        tree = ast.parse(_dedented(code))
-    except _UNPARSABLE:
+def first_definition_name(code: str, language: str = "python") -> str | None:
+    found = _reply_outline(code, language)
+    top = found.top_level() if found is not None else []
+    return top[0].name if top else None
+
+
+def defines_name(code: str, name: str, language: str = "python") -> bool | None:
+    """Whether `code` defines `name` at its top level; None when it cannot be read."""
+    found = _reply_outline(code, language)
+    if found is None:
         return None
-    return any(
-        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        and node.name == name
-        for node in tree.body
-    )
+    return any(d.name == name for d in found.top_level())
 
 
 def _dedented(code: str) -> str:
     return reindent(code, "")
 
 
-def narrow_to_function(candidate: str, name: str | None) -> str:
+def narrow_to_function(candidate: str, name: str | None, language: str = "python") -> str:
     """When the model returned a whole file, keep only the function being replaced."""
-    if not name:
+    found = _reply_outline(candidate, language) if name else None
+    if found is None:
         return candidate
-    try:
-        tree = ast.parse(_dedented(candidate))
-    except _UNPARSABLE:
+    top = found.top_level()
+    if len(top) + found.other_statements <= 1:
         return candidate
-    defs = [
-        n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-    ]
-    if len(tree.body) == 1 or not defs:
-        return candidate
-    lines = _dedented(candidate).splitlines()
-    for node in defs:
-        if node.name == name:
-            start = min([d.lineno for d in node.decorator_list] + [node.lineno]) - 1
-            end = node.end_lineno or node.lineno
-            return "\n".join(lines[start:end])
+    lines = split_lines(_dedented(candidate))
+    for definition in top:
+        if definition.name == name:
+            return "\n".join(lines[definition.start : definition.end + 1])
     return candidate
 
 
-_Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
-
-
-def _top_level(source: str) -> dict[str, _Definition] | None:
-    try:
-        tree = ast.parse(source)
-    except _UNPARSABLE:
-        return None
-    return {
-        node.name: node
-        for node in tree.body
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-    }
-
-
-def merge_definitions(source: str, code: str) -> str:
+def merge_definitions(source: str, code: str, language: str = "python") -> str:
     """Apply a reply that holds only some of the file's functions to the whole file.
 
     Asked for a whole file, models often answer with just the function they changed; those
     definitions replace their namesakes and the rest of the file is kept.
     """
-    try:
-        tree = ast.parse(code)
-    except _UNPARSABLE:
-        return code.rstrip("\n") + "\n"
-    original = _top_level(source)
-    known = set(original) if original is not None else set(_TOP_DEFINITION.findall(source))
-    replaced = [
-        node
-        for node in tree.body
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-    ]
-    partial = (
-        bool(replaced)
-        and all(
-            isinstance(
-                node,
-                (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom),
-            )
-            for node in tree.body
-        )
-        and all(node.name in known for node in replaced)
-    )
-    if not partial:
-        return code.rstrip("\n") + "\n"
-    if original is None:  # the file does not parse (the syntax error being fixed)
-        return _merge_by_indentation(source, tree, code)
-    code_lines = code.splitlines()
+    whole = splice(source, Region(0, max(len(split_lines(source)) - 1, 0), True), code)
+    reply = outline(code, language)
+    original = outline(source, language)
+    if reply is None or not reply.parsed or original is None:
+        return whole
+    known = {d.name: d for d in original.top_level()}
+    replaced = reply.top_level()
+    if not replaced or reply.other_statements or any(d.name not in known for d in replaced):
+        return whole
+    code_lines = split_lines(code)
+    if not original.parsed:  # the file does not parse (the syntax error being fixed)
+        return _merge_by_indentation(source, replaced, code_lines)
     result = source
-    for node in sorted(replaced, key=lambda n: original[n.name].lineno, reverse=True):
-        old = original[node.name]
-        start = min([d.lineno for d in old.decorator_list] + [old.lineno]) - 1
-        new_start = min([d.lineno for d in node.decorator_list] + [node.lineno]) - 1
-        text = "\n".join(code_lines[new_start : node.end_lineno])
-        result = splice(result, Region(start, (old.end_lineno or old.lineno) - 1, False), text)
+    for new in sorted(replaced, key=lambda d: known[d.name].start, reverse=True):
+        old = known[new.name]
+        text = "\n".join(code_lines[new.start : new.end + 1])
+        result = splice(result, Region(old.start, old.end, False), text)
     return result
 
 
-def _merge_by_indentation(source: str, tree: ast.Module, code: str) -> str:
-    """merge_definitions for an original that does not parse: find its definitions by their
-    `def` lines and indentation, and replace those the reply redefines."""
-    code_lines = code.splitlines()
+def _merge_by_indentation(source: str, replaced: list[Definition], code_lines: list[str]) -> str:
+    """merge_definitions for a Python original that does not parse: find its definitions by
+    their `def` lines and indentation, and replace those the reply redefines."""
     result = source
-    for node in tree.body:
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        match = next((m for m in _TOP_DEFINITION.finditer(result) if m[1] == node.name), None)
-        span = (
-            enclosing_function(result, result.count("\n", 0, match.start()))
-            if match is not None
-            else None
+    for new in replaced:
+        lines = split_lines(result)
+        line = next(
+            (
+                i
+                for i, text in enumerate(lines)
+                if (m := _TOP_DEFINITION.match(text)) and m[1] == new.name
+            ),
+            None,
         )
+        span = enclosing_function(result, line) if line is not None else None
         if span is None:
             continue
-        new_start = min([d.lineno for d in node.decorator_list] + [node.lineno]) - 1
-        text = "\n".join(code_lines[new_start : node.end_lineno])
+        text = "\n".join(code_lines[new.start : new.end + 1])
         result = splice(result, Region(span[0], span[1], False), text)
     return result
 
 
-def _top_level_names(source: str) -> list[str]:
-    found = _top_level(source)
-    return list(found) if found is not None else _TOP_DEFINITION.findall(source)
+def lost_definitions(source: str, candidate: str, language: str = "python") -> list[str]:
+    """Definitions of `source` (functions, classes, methods) that `candidate` no longer has."""
+    before, after = outline(source, language), outline(candidate, language)
+    if before is None or after is None:
+        names_before, names_after = (
+            _token_names(source, language),
+            _token_names(candidate, language),
+        )
+    elif before.parsed and after.parsed:
+        names_before, names_after = before.names(), after.names()
+    else:  # one side read by its `def` lines only: compare what both know, the top level
+        names_before = {d.name.split(".")[0] for d in before.top_level()}
+        names_after = {d.name.split(".")[0] for d in after.definitions}
+    return [f"{name}()" for name in sorted(names_before - names_after)]
 
 
-def lost_definitions(source: str, candidate: str) -> list[str]:
-    """Top-level functions and classes of `source` that `candidate` no longer defines."""
-    after = set(_top_level_names(candidate))
-    return [f"{name}()" for name in _top_level_names(source) if name not in after]
+def _token_names(source: str, language: str) -> set[str]:
+    """Defined names as Pygments' lexer for the language marks them, for languages without a
+    parser here; no lexer, no names."""
+    try:
+        lexer = find_lexer_class_by_name(language)()
+    except ClassNotFound:
+        return set()
+    return {
+        text.strip()
+        for token, text in lexer.get_tokens(source)
+        if token in Name.Function or token in Name.Class
+    }
 
 
 def shifted_region(region: Region, old: str, new: str) -> Region:
-    delta = len(new.splitlines()) - len(old.splitlines())
+    delta = len(split_lines(new)) - len(split_lines(old))
     return Region(region.start, region.end + delta, region.whole_file)
 
 
 def region_context(source: str, region: Region, radius: int = 60) -> str:
     """Lines around the region, nearest first, for the model's reference."""
-    lines = source.splitlines()
+    lines = split_lines(source)
     before = lines[max(0, region.start - radius) : region.start]
     after = lines[region.end + 1 : region.end + 1 + radius]
     return "\n".join([*before, "# ... (the function being fixed goes here) ...", *after])

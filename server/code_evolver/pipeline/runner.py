@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,23 +17,14 @@ from dataclasses import dataclass
 from typing import IO
 
 from ..cancel import CancelToken
-
-try:
-    import resource
-except ImportError:  # Not POSIX: no resource limits.
-    resource = None  # type: ignore[assignment]
+from ..sandbox.isolation import NamespaceRun
+from ..sandbox.run_status import StatusPipe, exit_code_from, setup_problem
+from .run_child import RUN_MARK, child_environment, kill_group, kill_marked, limiter
+from .run_clock import RunClock
 
 _RUN_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
-# User code yields the CPU to the editor, the language server and its worker (nice 10).
-_NICENESS = 15
-# Where Linux's autogroup scheduling is on (most desktops), every session is scheduled as one
-# group and a process's nice value counts only inside its group. A run starts a session of its
-# own, so its group is given the lowest weight too; otherwise twenty runs starting at once each
-# weigh as much as the editor and the language server together.
-_AUTOGROUP = "/proc/self/autogroup"
-_AUTOGROUP_NICENESS = b"19"
-
 __all__ = [
+    "RUN_MARK",
     "RunResult",
     "command_for",
     "find_test_file",
@@ -40,9 +32,6 @@ __all__ = [
     "run_and_capture",
 ]
 
-_SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
-# The environment variable that marks every process of one run (see _kill_marked).
-RUN_MARK = "CODE_EVOLVER_RUN"
 _CHUNK = 65_536
 # How long to wait for the output pipes to close once the process group is dead; a process
 # that escaped the group (setsid) may hold them open forever.
@@ -62,10 +51,21 @@ class RunResult:
     truncated: bool
     duration: float
     timeout: float | None = None
+    cpu_limit: int | None = None
 
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out and not self.cancelled
+
+    @property
+    def out_of_cpu(self) -> bool:
+        """Stopped by its CPU-time limit: SIGXCPU at the limit (SIGKILL a second later)."""
+        return self.cpu_limit is not None and self.exit_code == -getattr(signal, "SIGXCPU", -1)
+
+    @property
+    def hit_limit(self) -> bool:
+        """Stopped for taking too long, by the wall clock or by the CPU-time limit."""
+        return self.timed_out or self.out_of_cpu
 
     def describe(self) -> str:
         """One short sentence on how the run ended, for the user."""
@@ -75,6 +75,10 @@ class RunResult:
         elif self.timed_out:
             seconds = self.timeout if self.timeout is not None else self.duration
             text = f"{program} timed out after {seconds:g} s and was stopped"
+        elif self.out_of_cpu:
+            text = (
+                f"{program} timed out: it used its {self.cpu_limit} s of CPU time and was stopped"
+            )
         elif self.exit_code is None:
             reason = self.stderr.strip().splitlines()[0] if self.stderr.strip() else "unknown"
             text = f"{program} could not be started ({reason})"
@@ -99,11 +103,18 @@ def run_and_capture(
     cpu_limit_s: int | None = None,
     stdin_data: str | None = None,
     cancel: CancelToken | None = None,
+    namespace: NamespaceRun | None = None,
+    patient: bool = False,
 ) -> RunResult:
     """Run `argv` (never through a shell) and capture its output.
 
-    The child gets its own session, so on timeout or cancel the whole process group is killed,
-    grandchildren included; anything left in the group after a normal exit is killed too.
+    `timeout` is wall-clock time and `cpu_limit_s` CPU time (RLIMIT_CPU; by default the
+    timeout's). `patient`: the timeout leaves out time the run spent waiting for a busy CPU
+    (run_clock.py). With `namespace` the run happens in new user, mount, PID (and network)
+    namespaces over an overlay of the project (sandbox/ns_init.py): when it ends, every process
+    it started ends. Without, the child gets its own session, so on timeout or cancel the whole
+    process group is killed, grandchildren included, and what is left after a normal exit too.
+    Either way the run is killed when the thread that started it ends (PR_SET_PDEATHSIG).
     stdout and stderr are each capped at `output_limit` bytes (the rest is read and dropped).
     A command that cannot be started gives exit_code None and the reason in stderr.
     """
@@ -125,74 +136,119 @@ def run_and_capture(
         cpu: int | None = cpu_limit_s
     else:
         cpu = None if wait_for is None else math.ceil(wait_for) + 1
-    started = time.monotonic()
+    plan = _Plan(
+        args,
+        cwd,
+        {**child_environment(env, strip_secrets=strip_secrets), RUN_MARK: uuid.uuid4().hex},
+        memory_limit_mb,
+        cpu,
+        wait_for,
+        timeout,
+        output_limit,
+        stdin_data,
+        cancel,
+        namespace,
+        patient,
+        time.monotonic(),
+    )
     # Runs share the machine with the editor: at most one per core at a time.
     while not _RUN_SLOTS.acquire(timeout=0.05):
         if cancel is not None and cancel.cancelled:
             return RunResult(args, None, "", "", False, True, False, 0.0, timeout)
     try:
-        return _run_started(
-            args,
-            cwd,
-            env,
-            strip_secrets,
-            memory_limit_mb,
-            cpu,
-            wait_for,
-            output_limit,
-            stdin_data,
-            cancel,
-            started,
-            timeout,
-        )
+        return _run_started(plan)
     finally:
         _RUN_SLOTS.release()
 
 
-def _run_started(
-    args: tuple[str, ...],
-    cwd: str,
-    env: Mapping[str, str] | None,
-    strip_secrets: bool,
-    memory_limit_mb: int | None,
-    cpu: int | None,
-    wait_for: float | None,
-    output_limit: int,
-    stdin_data: str | None,
-    cancel: CancelToken | None,
-    started: float,
-    timeout: float,
-) -> RunResult:
-    # Every process of this run carries the mark in its environment, also one that left the
-    # process group with setsid(); at the end those are found by it and killed too.
-    mark = uuid.uuid4().hex
+@dataclass(frozen=True)
+class _Plan:
+    """One run, as decided before it starts."""
+
+    args: tuple[str, ...]
+    cwd: str
+    # Every process of this run carries the mark (RUN_MARK) in its environment, also one that
+    # left the process group with setsid(); at the end those are found by it and killed too.
+    # Inside a PID namespace the namespace does that, also for a child that dropped it.
+    env: dict[str, str]
+    memory_limit_mb: int | None
+    cpu: int | None
+    wait_for: float | None
+    timeout: float
+    output_limit: int
+    stdin_data: str | None
+    cancel: CancelToken | None
+    namespace: NamespaceRun | None
+    patient: bool
+    started: float
+
+    def not_started(self, reason: str) -> RunResult:
+        return _not_started(self.args, reason, self.timeout)
+
+
+def _spawn(plan: _Plan, status: StatusPipe | None) -> subprocess.Popen[bytes] | RunResult:
+    args, command = plan.args, list(plan.args)
+    if plan.namespace is not None and status is not None:
+        # The namespace's first process starts the program, so an unknown command is caught
+        # here, where it can still be said plainly.
+        if shutil.which(args[0], path=plan.env.get("PATH")) is None:
+            return plan.not_started(f"command not found: {args[0]}")
+        command = plan.namespace.command(args, plan.cwd, status.write_end)
     try:
-        process = subprocess.Popen(
-            args,
-            cwd=cwd,
-            env={**_child_environment(env, strip_secrets=strip_secrets), RUN_MARK: mark},
-            stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+        return subprocess.Popen(
+            command,
+            cwd=plan.cwd,
+            env=plan.env,
+            stdin=subprocess.PIPE if plan.stdin_data is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             close_fds=True,
+            pass_fds=(status.write_end,) if status is not None else (),
             start_new_session=os.name == "posix",
             creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
             # Limits and priority are set in the child before exec, so no instruction of the
             # user's code runs without them. A preexec_fn makes CPython fork() with the GIL held;
             # runs happen in the worker process, so that pauses other jobs, never the editor.
-            preexec_fn=_limiter(memory_limit_mb, cpu) if os.name == "posix" else None,
+            preexec_fn=limiter(plan.memory_limit_mb, plan.cpu) if os.name == "posix" else None,
         )
     except FileNotFoundError:
-        return _not_started(args, f"command not found: {args[0]}", timeout)
+        return plan.not_started(f"command not found: {args[0]}")
     except PermissionError:
-        return _not_started(args, f"permission denied: {args[0]}", timeout)
+        return plan.not_started(f"permission denied: {args[0]}")
     except (OSError, subprocess.SubprocessError) as error:
-        return _not_started(args, f"could not start {args[0]}: {error}", timeout)
+        return plan.not_started(f"could not start {args[0]}: {error}")
+    finally:
+        if status is not None:
+            status.close_write_end()
 
+
+def _wait(plan: _Plan, process: subprocess.Popen[bytes]) -> None:
+    """Wait for the process; TimeoutExpired when its time is up."""
+    if not plan.patient:
+        process.wait(timeout=plan.wait_for)
+        return
+    clock = RunClock(process.pid, plan.wait_for)
+    while True:
+        try:
+            process.wait(timeout=clock.wait_step())
+            return
+        except subprocess.TimeoutExpired:
+            if clock.expired():
+                raise
+
+
+def _run_started(plan: _Plan) -> RunResult:
+    status = StatusPipe() if plan.namespace is not None else None
+    process = _spawn(plan, status)
+    if isinstance(process, RunResult):
+        if status is not None:
+            status.close()
+        return process
     assert process.stdout is not None and process.stderr is not None
-    stdout, stderr = _Capture(process.stdout, output_limit), _Capture(process.stderr, output_limit)
-    if stdin_data is not None:
-        _start_thread(_feed, process, stdin_data)
+    limit = plan.output_limit
+    stdout, stderr = _Capture(process.stdout, limit), _Capture(process.stderr, limit)
+    if plan.stdin_data is not None:
+        _start_thread(_feed, process, plan.stdin_data)
 
     stop_lock = threading.Lock()
     reaped = False
@@ -203,16 +259,17 @@ def _run_started(
         with stop_lock:
             if not reaped:
                 cancelled = True
-                _kill_group(process)
+                kill_group(process)
 
+    cancel = plan.cancel
     remove_callback = cancel.add_callback(on_cancel) if cancel is not None else None
     timed_out = False
     try:
-        process.wait(timeout=wait_for)
+        _wait(plan, process)
     except subprocess.TimeoutExpired:
         with stop_lock:
             timed_out = not cancelled
-            _kill_group(process)
+            kill_group(process)
         process.wait()
     finally:
         if remove_callback is not None:
@@ -220,23 +277,31 @@ def _run_started(
     with stop_lock:
         reaped = True
         # Whatever the child left behind, in its group or out of it, must not outlive the run.
-        _kill_group(process, reaped=True)
-        _kill_marked(mark)
+        kill_group(process, reaped=True)
+        if plan.namespace is None:
+            kill_marked(plan.env[RUN_MARK])
     # One grace period for both pipes: a process that escaped the group holds both open.
     drained_by = time.monotonic() + _DRAIN_GRACE
     stdout.join(_DRAIN_GRACE)
     stderr.join(max(0.0, drained_by - time.monotonic()))
-    duration = time.monotonic() - started
+    exit_code = None if (timed_out or cancelled) else process.returncode
+    if status is not None:
+        said = status.read()
+        problem = setup_problem(said, plan.args[0]) if exit_code is not None else None
+        if problem is not None:
+            return plan.not_started(problem)
+        exit_code = exit_code_from(said, exit_code) if exit_code is not None else None
     return RunResult(
-        argv=args,
-        exit_code=None if (timed_out or cancelled) else process.returncode,
+        argv=plan.args,
+        exit_code=exit_code,
         stdout=stdout.text(),
         stderr=stderr.text(),
         timed_out=timed_out,
         cancelled=cancelled,
         truncated=stdout.truncated or stderr.truncated,
-        duration=duration,
-        timeout=timeout,
+        duration=time.monotonic() - plan.started,
+        timeout=plan.timeout,
+        cpu_limit=plan.cpu,
     )
 
 
@@ -246,12 +311,16 @@ def python_run_command(path: str, *, python: str = sys.executable) -> list[str]:
 
 
 def command_for(
-    language_id: str, path: str, configured: Mapping[str, Sequence[str]]
+    language_id: str,
+    path: str,
+    configured: Mapping[str, Sequence[str]],
+    *,
+    python: str = sys.executable,
 ) -> list[str] | None:
     """The command that runs `path`, from the configured commands or the built-in Python one.
 
-    In configured commands `{file}` becomes the path and `{python}` this interpreter; an empty
-    configured command turns running off for that language. None: no way to run it.
+    In configured commands `{file}` becomes the path and `{python}` the project's interpreter;
+    an empty configured command turns running off for that language. None: no way to run it.
     """
     if language_id in configured:
         template = configured[language_id]
@@ -259,11 +328,9 @@ def command_for(
             raise TypeError(f"the run command for {language_id} must be a list, not a string")
         if not template:
             return None
-        return [
-            part.replace("{file}", path).replace("{python}", sys.executable) for part in template
-        ]
+        return [part.replace("{file}", path).replace("{python}", python) for part in template]
     if language_id == "python":
-        return python_run_command(path)
+        return python_run_command(path, python=python)
     return None
 
 
@@ -286,114 +353,6 @@ def find_test_file(path: str, workspace_root: str) -> str | None:
         os.path.join(directory, f"{stem}_test{extension}"),
     ]
     return next((c for c in candidates if os.path.isfile(c)), None)
-
-
-# --- the child -------------------------------------------------------------------------------
-
-
-def _child_environment(env: Mapping[str, str] | None, *, strip_secrets: bool) -> dict[str, str]:
-    source = os.environ if env is None else env
-    child = {
-        name: value
-        for name, value in source.items()
-        if not (strip_secrets and any(word in name.upper() for word in _SECRET_WORDS))
-    }
-    child["PYTHONUNBUFFERED"] = "1"
-    child["PYTHONDONTWRITEBYTECODE"] = "1"
-    return child
-
-
-def _limits(memory_limit_mb: int | None, cpu_limit_s: int | None) -> list[tuple[int, int]]:
-    limits: list[tuple[int, int]] = [(resource.RLIMIT_CORE, 0)]
-    if memory_limit_mb is not None and hasattr(resource, "RLIMIT_AS"):
-        limits.append((resource.RLIMIT_AS, memory_limit_mb * 1024 * 1024))
-    if cpu_limit_s is not None:
-        limits.append((resource.RLIMIT_CPU, max(1, cpu_limit_s)))
-    return limits
-
-
-def _limiter(memory_limit_mb: int | None, cpu_limit_s: int | None) -> Callable[[], None]:
-    """A preexec_fn: resource limits and a low priority for the child, set between fork and
-    exec. It runs in the forked child, so it only calls what was looked up beforehand."""
-    if resource is None:
-        limits: list[tuple[int, int]] = []
-        setrlimit = getrlimit = None
-        infinity = -1
-    else:
-        limits = _limits(memory_limit_mb, cpu_limit_s)
-        setrlimit, getrlimit = resource.setrlimit, resource.getrlimit
-        infinity = resource.RLIM_INFINITY
-    setpriority = getattr(os, "setpriority", None)
-    which, niceness = getattr(os, "PRIO_PROCESS", 0), _NICENESS
-    os_open, os_write, os_close, write_only = os.open, os.write, os.close, os.O_WRONLY
-    autogroup = os.path.exists(_AUTOGROUP)
-
-    def prepare_child() -> None:
-        for kind, wanted in limits:
-            try:
-                _, hard = getrlimit(kind)
-                soft = wanted if hard == infinity else min(wanted, hard)
-                setrlimit(kind, (soft, hard))
-            except (ValueError, OSError):
-                pass  # A limit the platform refuses is not worth failing the run for.
-        if setpriority is not None:
-            try:  # noqa: SIM105 (between fork and exec: plain calls only)
-                setpriority(which, 0, niceness)
-            except OSError:
-                pass  # already lower than that (raising it back needs privileges)
-        if autogroup:  # the child leads a session of its own by now: this is its group alone
-            try:
-                fd = os_open(_AUTOGROUP, write_only)
-                try:
-                    os_write(fd, _AUTOGROUP_NICENESS)
-                finally:
-                    os_close(fd)
-            except OSError:
-                pass
-
-    return prepare_child
-
-
-def _kill_group(process: subprocess.Popen[bytes], *, reaped: bool = False) -> None:
-    """SIGKILL the child's whole process group (its pgid is its pid: it leads a new session)."""
-    if os.name == "posix":
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-    elif not reaped:
-        # Windows has no process groups to signal; taskkill /T walks the tree instead.
-        subprocess.run(
-            ["taskkill", "/F", "/T", "/PID", str(process.pid)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=False,
-        )
-        process.kill()
-
-
-def _kill_marked(mark: str) -> None:
-    """SIGKILL every process of ours whose environment carries this run's mark (Linux /proc).
-
-    Two passes: a process killed in the first may have forked just before.
-    """
-    if not os.path.isdir("/proc/self"):
-        return
-    needle = f"{RUN_MARK}={mark}".encode()
-    me = os.getpid()
-    for _ in range(2):
-        found = False
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == me:
-                continue
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as handle:
-                    if needle not in handle.read().split(b"\0"):
-                        continue
-                os.kill(int(entry), signal.SIGKILL)
-                found = True
-            except OSError:
-                continue  # gone, or another user's process
-        if not found:
-            return
 
 
 def _feed(process: subprocess.Popen[bytes], data: str) -> None:

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from ..values import Stub
-from .extract import leading_indent, split_lines
+from .extract import leading_indent
+from .lines import split_lines
 
 __all__ = [
     "RelatedFunction",

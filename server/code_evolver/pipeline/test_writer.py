@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ..values import Region, Target
 from .checker import read_text
 from .extract import NoCodeInReply, extract_code
+from .lines import split_lines
 from .model_session import ModelSession
 from .prompts import FailedAttempt, tests_prompt
 from .regions import region_text
@@ -31,6 +32,7 @@ class TestsOutcome:
     failed: tuple[str, ...]
     message: str
     attempts: int
+    base: str | None = None  # the test file's text that `content` was built from
 
 
 class TestWriter(ModelSession):
@@ -96,6 +98,7 @@ class TestWriter(ModelSession):
                     f"Wrote tests for {name} to {rel} (not run: running code is "
                     "off for this workspace)",
                     attempt,
+                    existing,
                 )
             self.on_step(f"Attempt {attempt}/{max_attempts}: running the tests")
             check = self.checker.check(source, extra_tests={rel: content})
@@ -110,6 +113,7 @@ class TestWriter(ModelSession):
                     (),
                     f"Wrote {len(passed)} passing test(s) for {name} to {rel}",
                     attempt,
+                    existing,
                 )
             attempts.append(FailedAttempt(tests, check.details))
             self.on_step(f"Tests fail: {check.summary}")
@@ -125,6 +129,7 @@ class TestWriter(ModelSession):
                 f"{len(failed)} fail ({', '.join(failed)}); the failing ones may "
                 "point at a bug",
                 max_attempts,
+                existing,
             )
         return TestsOutcome(
             None,
@@ -139,7 +144,7 @@ class TestWriter(ModelSession):
 
 def defined_function_name(code: str, line: int) -> str | None:
     match = re.search(
-        r"^\s*(?:async\s+)?def\s+(\w+)", "\n".join(code.splitlines()[line:]), re.MULTILINE
+        r"^\s*(?:async\s+)?def\s+(\w+)", "\n".join(split_lines(code)[line:]), re.MULTILINE
     )
     return match.group(1) if match else None
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from ..values import Region
 from .checker import Check
-from .extract import split_lines
+from .lines import split_lines
 from .stubs import enclosing_function
 
 # fixed: the run is clean. fixed_here: the error in the fixed function is gone and what still

@@ -15,8 +15,8 @@ from ..cancel import CancelToken
 from ..config import Settings
 from ..llm import OllamaClient
 from ..pipeline.checker import Check, Checker
-from ..pipeline.fix import FixSession
-from ..pipeline.generate import Generator
+from ..pipeline.fix_loop import FixSession
+from ..pipeline.generate_loop import Generator
 from ..pipeline.test_writer import TestsOutcome, TestWriter
 from ..pipeline.workspace import workspace_sources
 from ..status import render_status
@@ -96,4 +96,9 @@ def perform(
 def status_payload(client: OllamaClient) -> dict[str, Any]:
     """What the editor's status item shows: usable endpoints of all, and the full table."""
     healthy, total = client.health_summary()
-    return {"healthy": healthy, "total": total, "text": render_status(client.status())}
+    return {
+        "healthy": healthy,
+        "total": total,
+        "text": render_status(client.status()),
+        **client.routing_summary(),
+    }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +20,9 @@ from ..llm import Generation, LLMError
 from ..values import DiagnosticInfo, Outcome, Region
 from .candidates import CandidateRound, endpoint_capacity, samplings
 from .checker import Check
-from .extract import NoCodeInReply, extract_code, split_lines
+from .extract import NoCodeInReply, extract_code
 from .judge import changed_functions, drop_added_comments, hollowed, weakened
+from .lines import split_lines
 from .model_session import ModelSession
 from .prompts import FailedAttempt, RunInfo, fix_prompt
 from .regions import (
@@ -76,6 +78,9 @@ class FixSession(ModelSession):
         self._attempts: list[FailedAttempt] = []
         self._endpoints: list[str] = []
         self._last_problem = ""
+        # The attempts of one fix share a long prompt prefix: kept on the endpoint that cached
+        # it while that one has a free slot (the client's session affinity).
+        self._session = f"fix-{uuid.uuid4().hex}"
 
     def _not_run(self) -> str:
         """Why the file is not run, or "" when it is."""
@@ -141,10 +146,10 @@ class FixSession(ModelSession):
         compile_line = syntax_error_line(before.syntax_error)
         if compile_line is not None:
             lines.append(compile_line)
-        region = choose_region(source, lines, whole_file)
+        region = choose_region(source, lines, whole_file, self.target.language)
         # The code to fix must reach the model whole, with room left for the errors.
         if region.whole_file and len(source) > self._room():
-            region = choose_region(source, lines, False)
+            region = choose_region(source, lines, False, self.target.language)
         return region
 
     def _room(self) -> int:
@@ -174,7 +179,12 @@ class FixSession(ModelSession):
                 "then try again."
             )
         if len(original) > self._room():
-            name = "The file" if region.whole_file else f"{first_definition_name(original)}()"
+            language = self.target.language
+            name = (
+                "The file"
+                if region.whole_file
+                else f"{first_definition_name(original, language)}()"
+            )
             return (
                 f"{name} is too large to fix "
                 f"({len(original)} characters; max_prompt_chars is "
@@ -208,6 +218,7 @@ class FixSession(ModelSession):
             samplings(count, base, self._rng),
             cancel=self.cancel,
             on_step=self.on_step,
+            session=self._session,
         ) as replies:
             for reply in replies:
                 if reply.generation is None:
@@ -301,19 +312,20 @@ class FixSession(ModelSession):
                 "the model's reply was empty" if not reply.strip() else said[0].lower() + said[1:]
             )
             return source, reply[:2000], problem
-        if self.target.language == "python":
+        language = self.target.language
+        if language == "python":
             code = drop_added_comments(original, code)
         if region.whole_file:
-            candidate = merge_definitions(source, code)
-            lost = lost_definitions(source, candidate)
-            if lost:
-                return source, code, f"the reply left out {', '.join(lost)} from the file"
+            candidate = merge_definitions(source, code, language)
         else:
-            name = first_definition_name(original)
-            narrowed = narrow_to_function(code, name)
-            if name is not None and defines_name(narrowed, name) is False:
+            name = first_definition_name(original, language)
+            narrowed = narrow_to_function(code, name, language)
+            if name is not None and defines_name(narrowed, name, language) is False:
                 return source, code, f"the reply does not define {name}()"
             candidate = splice(source, region, narrowed)
+        lost = lost_definitions(source, candidate, language)
+        if lost:
+            return source, code, f"the reply left out {', '.join(lost)} from the file"
         if candidate == source:
             return source, code, "the model returned the code unchanged"
         return candidate, code, None

@@ -11,6 +11,7 @@ from ..llm import LLMError
 from ..values import Outcome, Region, Stub
 from .checker import Check
 from .extract import NoCodeInReply, extract_code
+from .lines import split_lines
 from .model_session import ModelSession
 from .prompts import (
     FailedAttempt,
@@ -213,7 +214,7 @@ def _shape_problem(code: str, stub: Stub) -> str | None:
 
 
 def _surroundings(source: str, region: Region, radius: int = 40) -> str:
-    lines = source.splitlines()
+    lines = split_lines(source)
     return "\n".join(
         lines[max(0, region.start - radius) : region.start]
         + lines[region.end + 1 : region.end + 1 + radius]

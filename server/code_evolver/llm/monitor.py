@@ -1,0 +1,164 @@
+"""Background checks: half-open probes of cooling endpoints, and what each server has loaded.
+
+One daemon thread per client, started only when there is something to check (an endpoint
+cooling for a reason a probe can see, or a role that prefers servers with its model loaded), and
+gone again when there is nothing left: a client with one endpoint never starts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING
+
+from ..config import Endpoint
+
+if TYPE_CHECKING:
+    from .client import OllamaClient
+
+log = logging.getLogger("code_evolver.llm")
+
+# The first request of a role that prefers loaded models waits this long, at most, to learn
+# which servers have the model: long enough for loopback and LAN, short for a hanging host.
+FIRST_LOOK = 0.5
+PROBE_TIMEOUT = 2.0
+
+
+class Monitor:
+    """Probes cooling endpoints (`/api/tags`, as `doctor` does) and asks what is loaded."""
+
+    def __init__(self, client: OllamaClient) -> None:
+        # A weak reference: the thread must not keep a client alive that nobody uses.
+        self._client = weakref.ref(client)
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._woken = False
+        self._looked: dict[str, float] = {}  # url -> when its loaded models were last asked
+        self._probed: dict[str, float] = {}  # url -> when it was last probed
+
+    def wake(self) -> None:
+        """Something may need checking: make sure the thread runs."""
+        with self._cond:
+            if self._closed:
+                return
+            self._woken = True
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="code-evolver-monitor", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+
+    def learn_loaded(self, pool: object) -> None:
+        """Before a role's first pick: wait briefly until its servers said what is loaded."""
+        urls = [e.url for e in getattr(pool, "endpoints", ())]
+        with self._cond:
+            if all(url in self._looked for url in urls):
+                return
+        self.wake()
+        deadline = time.monotonic() + FIRST_LOOK
+        with self._cond:
+            while not all(url in self._looked for url in urls):
+                left = deadline - time.monotonic()
+                if left <= 0 or self._closed:
+                    return
+                self._cond.wait(left)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            thread = self._thread
+            self._cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(PROBE_TIMEOUT + 1)
+
+    # ------------------------------------------------------------ the thread
+
+    def _run(self) -> None:
+        while True:
+            client = self._client()
+            if client is None:
+                return
+            pause = self._check(client)
+            del client  # not held while sleeping
+            with self._cond:
+                if self._closed or pause is None:
+                    self._thread = None
+                    return
+                if not self._woken:
+                    self._cond.wait(pause)
+                self._woken = False
+
+    def _check(self, client: OllamaClient) -> float | None:
+        """One round; returns seconds until the next is due, None when nothing is left."""
+        now = time.monotonic()
+        endpoints, wanted, probe_every, look_every = self._what_to_watch(client)
+        due: list[float] = []
+        for url in wanted:
+            last = self._looked.get(url)
+            if last is None or now - last >= look_every:
+                self._look(client, endpoints[url])
+                last = time.monotonic()
+            due.append(last + look_every)
+        targets = set(client.registry.probe_targets())
+        for url in targets:
+            last = self._probed.get(url)
+            if last is None:
+                # The first probe waits a full interval: a server that just failed is rarely
+                # back within milliseconds, and the status shows the failure meanwhile.
+                self._probed[url] = last = now
+            elif now - last >= probe_every:
+                self._probe(client, endpoints.get(url) or Endpoint(url))
+                self._probed[url] = last = time.monotonic()
+            due.append(last + probe_every)
+        for url in list(self._probed):
+            if url not in targets:
+                del self._probed[url]
+        if not due:
+            return None
+        return max(0.05, min(due) - time.monotonic())
+
+    @staticmethod
+    def _what_to_watch(
+        client: OllamaClient,
+    ) -> tuple[dict[str, Endpoint], list[str], float, float]:
+        endpoints: dict[str, Endpoint] = {}
+        wanted: list[str] = []
+        probe_every = look_every = float("inf")
+        for pool in client.pools():
+            routing = pool.settings.routing
+            probe_every = min(probe_every, routing.probe_interval)
+            for endpoint in pool.endpoints:
+                endpoints.setdefault(endpoint.url, _with_api(endpoint, pool.settings.api))
+            if pool.wants_loaded_models:
+                look_every = min(look_every, routing.loaded_refresh)
+                wanted.extend(e.url for e in pool.endpoints if e.url not in wanted)
+        return endpoints, wanted, probe_every, look_every
+
+    def _look(self, client: OllamaClient, endpoint: Endpoint) -> None:
+        models = client.loaded_models(endpoint, PROBE_TIMEOUT)
+        if models is not None:
+            client.registry.set_loaded(endpoint.url, models, endpoint.api or "ollama")
+        with self._cond:
+            self._looked[endpoint.url] = time.monotonic()
+            self._cond.notify_all()
+
+    @staticmethod
+    def _probe(client: OllamaClient, endpoint: Endpoint) -> None:
+        result = client.probe(endpoint, PROBE_TIMEOUT)
+        if result.ok:
+            log.info(
+                "Endpoint %s answers again (background probe); sending it requests", result.url
+            )
+            client.registry.record_probe(result.url, result.models, result.api)
+
+
+def _with_api(endpoint: Endpoint, role_api: str) -> Endpoint:
+    if endpoint.api is not None:
+        return endpoint
+    from dataclasses import replace
+
+    return replace(endpoint, api=role_api)

@@ -1,0 +1,173 @@
+"""Which isolation runs get on this machine (probed once), and the one line that says why."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "FORCE_VARIABLE",
+    "Isolation",
+    "NamespaceRun",
+    "describe_isolation",
+    "isolation_in_force",
+]
+
+# CODE_EVOLVER_ISOLATION=copy forces the scratch-copy fallback (CI runs the tests both ways).
+FORCE_VARIABLE = "CODE_EVOLVER_ISOLATION"
+_INIT = str(Path(__file__).with_name("ns_init.py"))
+_UNSHARE = ("--user", "--map-root-user", "--mount", "--pid", "--fork", "--kill-child")
+# Sysctls that switch unprivileged user namespaces off, and how each says "off".
+_SWITCHES = (
+    ("/proc/sys/kernel/unprivileged_userns_clone", "0", "kernel.unprivileged_userns_clone=0"),
+    ("/proc/sys/user/max_user_namespaces", "0", "user.max_user_namespaces=0"),
+    (
+        "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+        "1",
+        "kernel.apparmor_restrict_unprivileged_userns=1",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """`namespaces` or `copy`, and the reason in words a user can act on."""
+
+    kind: str
+    reason: str
+
+    @property
+    def namespaces(self) -> bool:
+        return self.kind == "namespaces"
+
+
+@dataclass(frozen=True)
+class NamespaceRun:
+    """What the runner needs to start one run inside its namespaces."""
+
+    root: str  # the project folder, mounted over itself as an overlay
+    upper: str  # the overlay's throwaway upper layer
+    work: str  # overlayfs' work folder (same file system as `upper`)
+    network: bool
+
+    def command(self, argv: tuple[str, ...], cwd: str, status_fd: int) -> list[str]:
+        flags = _UNSHARE if self.network else (*_UNSHARE, "--net")
+        return [
+            _unshare_path(),
+            *flags,
+            sys.executable,
+            "-I",
+            "-S",
+            _INIT,
+            str(status_fd),
+            self.root,
+            self.upper,
+            self.work,
+            cwd,
+            str(os.getuid()),
+            str(os.getgid()),
+            "0" if self.network else "1",
+            "--",
+            *argv,
+        ]
+
+
+_lock = threading.Lock()
+_probed: Isolation | None = None
+
+
+def isolation_in_force(configured: str = "auto") -> Isolation:
+    """The isolation runs get: forced copy (environment or `fix.isolation`), else the probe's."""
+    forced = os.environ.get(FORCE_VARIABLE, "").strip().lower()
+    if forced == "copy":
+        return Isolation("copy", f"forced by {FORCE_VARIABLE}=copy")
+    if configured == "copy":
+        return Isolation("copy", "forced by fix.isolation: copy in config.yaml")
+    global _probed
+    with _lock:
+        if _probed is None:
+            _probed = _probe()
+        return _probed
+
+
+def describe_isolation(isolation: Isolation, *, network: bool = False) -> str:
+    """One line for `status`, `doctor` and the editor's status item."""
+    if isolation.namespaces:
+        kinds = "user, mount, pid" if network else "user, mount, pid, net"
+        net = "; network allowed by fix.network" if network else ""
+        return f"namespaces ({kinds}) with an overlay of the workspace{net}"
+    return f"copy: {isolation.reason}"
+
+
+def _unshare_path() -> str:
+    return shutil.which("unshare") or "unshare"
+
+
+def _probe() -> Isolation:
+    """A tiny namespace with an overlay mount, run once: the only reliable answer."""
+    if not sys.platform.startswith("linux"):
+        return Isolation("copy", f"{sys.platform} has no user namespaces")
+    if shutil.which("unshare") is None:
+        return Isolation("copy", "the unshare command (util-linux) is not installed")
+    with tempfile.TemporaryDirectory(prefix="code-evolver-probe-") as scratch:
+        found = _probe_in(Path(scratch))
+    if found.namespaces:
+        return found
+    # The probe is the authority; a switch that is off only names the reason better.
+    for path, off, words in _SWITCHES:
+        try:
+            value = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if value == off:
+            return Isolation("copy", f"user namespaces are disabled ({words})")
+    return found
+
+
+def _probe_in(scratch: Path) -> Isolation:
+    lower, upper, work = scratch / "lower", scratch / "upper", scratch / "work"
+    for folder in (lower, upper, work):
+        folder.mkdir()
+    (lower / "file").write_text("lower")
+    spec = NamespaceRun(str(lower), str(upper), str(work), network=False)
+    script = "open('file', 'w').write('upper')"
+    read_end, write_end = os.pipe()
+    try:
+        argv = spec.command((sys.executable, "-I", "-S", "-c", script), str(lower), write_end)
+        done = subprocess.run(
+            argv,
+            cwd=str(lower),
+            pass_fds=(write_end,),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        os.close(write_end)
+        write_end = -1
+        status = os.read(read_end, 4096).decode(errors="replace").strip()
+    except (OSError, subprocess.SubprocessError) as error:
+        return Isolation("copy", f"the namespace probe could not run ({error})")
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+        _make_removable(work)
+    if status == "exit 0" and (lower / "file").read_text() == "lower":
+        return Isolation("namespaces", "the probe mounted an overlay in a user namespace")
+    said = status.removeprefix("error ") or (done.stderr.decode(errors="replace").strip())
+    first = said.splitlines()[0] if said else f"exit code {done.returncode}"
+    return Isolation("copy", f"a user namespace with an overlay mount failed here ({first})")
+
+
+def _make_removable(work: Path) -> None:
+    # overlayfs leaves work/work with mode 000; without this a non-root user cannot remove it.
+    for folder in (work, *work.glob("*")):
+        with contextlib.suppress(OSError):
+            folder.chmod(0o700)

@@ -1,0 +1,129 @@
+"""Where one run happens: an overlay of the project at its real path, or a fresh copy of it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .isolation import Isolation, NamespaceRun
+from .project_copy import copy_project
+from .sweep import make_scratch, remove_tree
+
+__all__ = ["RunPlace", "Sandbox"]
+
+# overlayfs splits its options at "," and its layer lists at ":"; such a path cannot be named.
+_UNMOUNTABLE = (",", ":", "\\")
+
+
+@dataclass(frozen=True)
+class RunPlace:
+    """The project as one run sees it, and where the run may put temporary files."""
+
+    root: str  # the real root with namespaces, the copy's root otherwise
+    real_root: str
+    tmp: str
+    namespace: NamespaceRun | None
+
+    def path(self, relative: str) -> str:
+        return os.path.join(self.root, relative)
+
+    def to_real(self, text: str) -> str:
+        """Output as the user should read it: paths name the real project, not a copy."""
+        return text if self.root == self.real_root else text.replace(self.root, self.real_root)
+
+
+class Sandbox:
+    """A checker's scratch folder, and a fresh place for each of its runs."""
+
+    def __init__(self, project_root: str, isolation: Isolation, *, network: bool) -> None:
+        self.root = os.path.abspath(project_root)
+        self.network = network
+        self._scratch: str | None = None
+        self._count = 0
+        self._lock = threading.Lock()
+        self._removals: list[threading.Thread] = []
+        self.isolation = isolation
+        if isolation.namespaces:
+            unusable = self._overlay_problem()
+            if unusable:
+                self.isolation = Isolation("copy", unusable)
+
+    def _overlay_problem(self) -> str | None:
+        real = os.path.realpath(self.root)
+        if any(mark in real for mark in _UNMOUNTABLE):
+            return f"the project folder {real} has a ',', ':' or '\\' that overlayfs cannot name"
+        scratch = os.path.realpath(tempfile.gettempdir())
+        if scratch == real or scratch.startswith(real.rstrip(os.sep) + os.sep):
+            return f"the project folder {real} holds the temporary folder {scratch}"
+        return None
+
+    @property
+    def scratch(self) -> str:
+        with self._lock:
+            if self._scratch is None:
+                self._scratch = make_scratch()
+            return self._scratch
+
+    def close(self) -> None:
+        with self._lock:
+            scratch, self._scratch = self._scratch, None
+            removals, self._removals = self._removals, []
+        for removal in removals:
+            removal.join()
+        if scratch is not None:
+            remove_tree(scratch)
+
+    @contextlib.contextmanager
+    def place(self, files: Mapping[str, str]) -> Iterator[RunPlace]:
+        """A place for one run with `files` (paths relative to the project) holding the given
+        text; everything the run writes is removed when the block ends."""
+        with self._lock:
+            self._count += 1
+            number = self._count
+        folder = Path(self.scratch, f"run{number}")
+        tmp = folder / "tmp"
+        tmp.mkdir(parents=True)
+        try:
+            if self.isolation.namespaces:
+                yield self._overlay_place(folder, tmp, files)
+            else:
+                yield self._copy_place(folder, tmp, files)
+        finally:
+            # Off the run's path: the result is ready before thousands of copied files are
+            # gone. close() waits for it; if the worker dies first, the next one sweeps.
+            removal = threading.Thread(target=remove_tree, args=(str(folder),), daemon=True)
+            removal.start()
+            with self._lock:
+                self._removals = [r for r in self._removals if r.is_alive()] + [removal]
+
+    def _overlay_place(self, folder: Path, tmp: Path, files: Mapping[str, str]) -> RunPlace:
+        upper, work = folder / "upper", folder / "work"
+        upper.mkdir()
+        work.mkdir()
+        # Written before the overlay is mounted (the kernel does not allow changing a layer of
+        # a mounted overlay); plain folders in the upper layer merge with the project's.
+        _write_files(upper, files)
+        real = os.path.realpath(self.root)
+        spec = NamespaceRun(real, str(upper), str(work), self.network)
+        return RunPlace(self.root, self.root, str(tmp), spec)
+
+    def _copy_place(self, folder: Path, tmp: Path, files: Mapping[str, str]) -> RunPlace:
+        copy = folder / "project"
+        copy.mkdir()
+        copy_project(self.root, str(copy))
+        _write_files(copy, files)
+        return RunPlace(str(copy), self.root, str(tmp), None)
+
+
+def _write_files(base: Path, files: Mapping[str, str]) -> None:
+    for relative, text in files.items():
+        path = base / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink():
+            path.unlink()  # a link in the copy could point back at the user's file
+        path.write_text(text, encoding="utf-8")

@@ -1,0 +1,63 @@
+"""Helpers for the isolation tests: both isolation modes, and processes found by a mark.
+
+A process inside a run's PID namespace knows only its namespace's pid, so tests find the
+processes a run left by a mark on their command line instead of by pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from code_evolver.sandbox import FORCE_VARIABLE, isolation_in_force
+
+MODES = ("namespaces", "copy")
+
+
+def use_mode(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Force `mode` for runs started by this process and its children (the worker)."""
+    if mode == "copy":
+        monkeypatch.setenv(FORCE_VARIABLE, "copy")
+        return
+    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
+    found = isolation_in_force()
+    if not found.namespaces:
+        pytest.skip(f"no namespaces here: {found.reason}")
+
+
+def new_mark() -> str:
+    return f"ce-mark-{uuid.uuid4().hex}"
+
+
+def marked(mark: str) -> list[int]:
+    """Host pids of live processes whose command line holds `mark`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+        except OSError:
+            continue
+        if mark.encode() in cmdline and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+def sleeper(mark: str, seconds: int = 60) -> str:
+    """Python source that replaces the current process by a marked sleeping interpreter with
+    an empty environment."""
+    code = f"import time; time.sleep({seconds})"
+    return f"os.execve({sys.executable!r}, [{sys.executable!r}, '-c', {code!r}, {mark!r}], {{}})"
+
+
+def kill_marked(mark: str) -> None:
+    for pid in marked(mark):
+        with contextlib.suppress(OSError):
+            os.kill(pid, 9)

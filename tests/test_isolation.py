@@ -1,0 +1,416 @@
+"""Runs are isolated: the workspace stays byte for byte as it was, nothing of a run outlives it,
+it has no network, and it sees the project as the user does (packages, conftest.py, data files,
+the project's own interpreter).
+
+Every test runs the real checker and runner on a real project folder, with namespaces and again
+with the scratch-copy fallback forced (CODE_EVOLVER_ISOLATION=copy), where the test applies to
+the fallback. A test that needs the namespaces is skipped, saying why, where they are missing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from code_evolver import ConfigManager
+from code_evolver.config import Settings
+from code_evolver.pipeline.checker import Check, Checker
+from code_evolver.sandbox import (
+    FORCE_VARIABLE,
+    describe_isolation,
+    isolation_in_force,
+    project_python,
+)
+from code_evolver.sandbox.interpreter import BUNDLED_VARIABLE
+from code_evolver.sandbox.report import run_report
+from code_evolver.sandbox.sweep import MARKER, PREFIX, sweep_dead
+from code_evolver.values import Target
+from sandbox_kit import MODES, kill_marked, marked, new_mark, use_mode
+
+WriteConfig = Callable[..., Path]
+
+
+@pytest.fixture(params=MODES)
+def isolation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test taking this runs with namespaces and again with the forced copy fallback."""
+    use_mode(request.param, monkeypatch)
+    return str(request.param)
+
+
+@pytest.fixture
+def namespaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests of what only the namespaces give (process containment, no network)."""
+    use_mode("namespaces", monkeypatch)
+
+
+def _settings(write_config: WriteConfig, extra: dict[str, Any] | None = None) -> Settings:
+    return ConfigManager(write_config(extra or {})).settings
+
+
+def _project(root: Path, files: dict[str, str]) -> Path:
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return root
+
+
+def _check(root: Path, relative: str, source: str, settings: Settings) -> Check:
+    target = Target(str(root / relative), "python", str(root))
+    with Checker(target, settings) as checker:
+        return checker.check(textwrap.dedent(source))
+
+
+def _snapshot(root: Path) -> dict[str, tuple[str, int, bytes]]:
+    """Every entry under `root`: its kind, permission bits and content (or link target)."""
+    seen: dict[str, tuple[str, int, bytes]] = {}
+    for directory, folders, files in os.walk(root):
+        for name in folders + files:
+            path = Path(directory, name)
+            info = path.lstat()
+            if path.is_symlink():
+                seen[str(path)] = ("link", info.st_mode, os.readlink(path).encode())
+            elif path.is_dir():
+                seen[str(path)] = ("dir", info.st_mode, b"")
+            else:
+                seen[str(path)] = ("file", info.st_mode, path.read_bytes())
+    return seen
+
+
+# ---------------------------------------------------------------- the workspace stays as it was
+
+VANDAL = """\
+import os, pathlib, shutil
+here = os.path.dirname(os.path.abspath(__file__))
+open("notes.txt", "w").write("overwritten by the candidate")
+pathlib.Path(here, "new.txt").write_text("new")
+os.remove(os.path.join(here, "data", "input.csv"))
+# An overlay cannot rename a folder of the lower layer (EXDEV, as in a container):
+# shutil.move copies it instead, as `mv` does.
+shutil.move(os.path.join(here, "sub"), os.path.join(here, "moved"))
+os.rename(os.path.join(here, "keep.txt"), os.path.join(here, "kept.txt"))
+shutil.rmtree(os.path.join(here, "data"))
+os.chmod("notes.txt", 0o600)
+os.symlink("/etc/hostname", os.path.join(here, "link"))
+pathlib.Path(__file__).write_text("# the candidate replaced itself")
+print("vandalised")
+"""
+
+VANDAL_TEST = """\
+import os, pathlib
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+def test_writes_and_deletes_in_the_workspace():
+    (ROOT / "from_test.txt").write_text("x")
+    os.remove(ROOT / "sub" / "mod.py")
+    (ROOT / "notes.txt").write_text("overwritten by the test")
+"""
+
+
+def test_a_candidate_that_writes_deletes_and_renames_leaves_the_workspace_unchanged(
+    tmp_path: Path, write_config: WriteConfig, isolation: str
+) -> None:
+    root = _project(
+        tmp_path / "ws",
+        {
+            "prog.py": "print('the original')\n",
+            "notes.txt": "the user's notes\n",
+            "keep.txt": "keep me\n",
+            "data/input.csv": "a,b\n1,2\n",
+            "sub/mod.py": "VALUE = 1\n",
+            "tests/test_prog.py": VANDAL_TEST,
+        },
+    )
+    before = _snapshot(root)
+    check = _check(root, "prog.py", VANDAL, _settings(write_config))
+    assert check.run is not None and check.run.ok, check.details
+    assert check.run.stdout == "vandalised\n"
+    assert check.tests is not None and check.tests.ok, check.details
+    assert check.passed_tests == 1
+    assert _snapshot(root) == before
+
+
+def test_a_run_cannot_unmount_the_overlay_to_reach_the_workspace(
+    tmp_path: Path, write_config: WriteConfig, namespaces: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run is not root where the overlay was mounted: the mount is locked for it."""
+    program = """\
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        print(libc.umount2(os.getcwd().encode(), 2), os.getuid() == int(os.environ["REAL_UID"]))
+        open("notes.txt", "w").write("reached the workspace")
+        """
+    root = _project(tmp_path / "ws", {"prog.py": "pass\n", "notes.txt": "mine\n"})
+    monkeypatch.setenv("REAL_UID", str(os.getuid()))
+    check = _check(root, "prog.py", program, _settings(write_config))
+    assert check.run is not None and check.run.ok, check.details
+    assert check.run.stdout.split() == ["-1", "True"]
+    assert (root / "notes.txt").read_text() == "mine\n"
+
+
+# ---------------------------------------------------------------- nothing outlives the run
+
+
+def test_a_double_forked_setsid_child_with_a_fresh_environment_ends_with_the_run(
+    tmp_path: Path, write_config: WriteConfig, namespaces: None
+) -> None:
+    """The scratch copy cannot promise this (its child may leave the group and drop the mark
+    from its environment); the PID namespace ends with its first process."""
+    mark = new_mark()
+    program = f"""\
+        import os, sys, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                code = "import time; time.sleep(60)"
+                os.execve(sys.executable, [sys.executable, "-c", code, {mark!r}], {{}})
+            os._exit(0)
+        time.sleep(0.5)
+        print("left a daemon behind")
+        """
+    root = _project(tmp_path / "ws", {"prog.py": "pass\n"})
+    try:
+        check = _check(root, "prog.py", program, _settings(write_config))
+        assert check.run is not None and check.run.ok, check.details
+        assert _wait_until(lambda: not marked(mark))
+    finally:
+        kill_marked(mark)
+
+
+def _wait_until(predicate: Callable[[], bool], limit: float = 15.0) -> bool:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+# ---------------------------------------------------------------- no network
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield server.getsockname()[1]
+
+
+CONNECT = """\
+import socket, sys
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5).close()
+    print("connected")
+except OSError as error:
+    print("refused:", type(error).__name__)
+"""
+
+
+@pytest.mark.parametrize("network", [False, True])
+def test_a_run_reaches_the_machines_loopback_only_with_fix_network(
+    tmp_path: Path, write_config: WriteConfig, namespaces: None, listener: int, network: bool
+) -> None:
+    config = {"fix": {"network": network}, "run": {"python": ["{python}", "{file}", str(listener)]}}
+    root = _project(tmp_path / "ws", {"prog.py": "pass\n"})
+    check = _check(root, "prog.py", CONNECT, _settings(write_config, config))
+    assert check.run is not None and check.run.ok, check.details
+    assert (check.run.stdout == "connected\n") is network, check.run.stdout
+
+
+def test_a_run_can_serve_and_connect_on_its_own_loopback(
+    tmp_path: Path, write_config: WriteConfig, isolation: str
+) -> None:
+    program = """\
+        import socket
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        socket.create_connection(server.getsockname(), timeout=5).close()
+        print("served")
+        """
+    root = _project(tmp_path / "ws", {"prog.py": "pass\n"})
+    check = _check(root, "prog.py", program, _settings(write_config))
+    assert check.run is not None and check.run.ok and check.run.stdout == "served\n", check.details
+
+
+# ---------------------------------------------------------------- the project as the user sees it
+
+PACKAGE = {
+    "pkg/__init__.py": "",
+    "pkg/core.py": "def area(width, height):\n    return width + height\n",
+    "conftest.py": "import pytest\n\n@pytest.fixture\ndef unit():\n    return 1\n",
+    "tests/test_core.py": (
+        "from pkg.core import area\n\ndef test_area(unit):\n    assert area(2, 3) == 6 * unit\n"
+    ),
+}
+
+
+def test_a_package_module_is_verified_against_the_candidate_with_the_root_conftest(
+    tmp_path: Path, write_config: WriteConfig, isolation: str
+) -> None:
+    root = _project(tmp_path / "ws", PACKAGE)
+    settings = _settings(write_config)
+    original = _check(root, "pkg/core.py", PACKAGE["pkg/core.py"], settings)
+    assert original.tests is not None and not original.tests.ok
+    assert original.failed_tests == 1 and "fixture 'unit' not found" not in original.details
+    fixed = _check(
+        root, "pkg/core.py", "def area(width, height):\n    return width * height\n", settings
+    )
+    assert fixed.tests is not None and fixed.tests.ok, fixed.details
+    assert fixed.passed_names == {"tests/test_core.py::test_area"}
+    assert (root / "pkg/core.py").read_text() == PACKAGE["pkg/core.py"]
+
+
+def test_data_next_to_the_file_and_relative_paths_are_found(
+    tmp_path: Path, write_config: WriteConfig, isolation: str
+) -> None:
+    root = _project(
+        tmp_path / "ws", {"app/reader.py": "pass\n", "app/data.txt": "beside", "top.txt": "top"}
+    )
+    program = """\
+        import os
+        print(open(os.path.join(os.path.dirname(__file__), "data.txt")).read())
+        print(open("top.txt").read())
+        """
+    check = _check(root, "app/reader.py", program, _settings(write_config))
+    assert check.run is not None and check.run.ok, check.details
+    assert check.run.stdout.split() == ["beside", "top"]
+
+
+def test_the_projects_venv_is_used_for_runs(
+    tmp_path: Path, write_config: WriteConfig, isolation: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    root = _project(tmp_path / "ws", {"prog.py": "pass\n"})
+    venv = root / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    [site] = venv.glob("lib/python*/site-packages")
+    (site / "ce_only_in_the_venv").mkdir()
+    (site / "ce_only_in_the_venv" / "__init__.py").write_text("WHERE = 'the project venv'\n")
+    chosen = project_python(str(root))
+    assert chosen.path == str(venv / "bin" / "python") and chosen.source.startswith(".venv")
+    program = "import sys, ce_only_in_the_venv\nprint(ce_only_in_the_venv.WHERE, sys.prefix)\n"
+    check = _check(root, "prog.py", program, _settings(write_config))
+    assert check.run is not None and check.run.ok, check.details
+    assert check.run.stdout == f"the project venv {venv}\n"
+
+
+def test_the_servers_own_libraries_stay_off_the_runs_path(
+    tmp_path: Path, write_config: WriteConfig, isolation: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundled, mine = tmp_path / "bundled-libs", tmp_path / "user-libs"
+    bundled.mkdir()
+    mine.mkdir()
+    import code_evolver
+
+    server_home = Path(code_evolver.__file__).resolve().parent.parent
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(bundled), str(mine), str(server_home)]))
+    monkeypatch.setenv(BUNDLED_VARIABLE, str(bundled))
+    entries = [str(bundled), str(mine), str(server_home)]
+    program = f"import sys\nprint(*[entry in sys.path for entry in {entries!r}])\n"
+    root = _project(tmp_path / "ws", {"prog.py": "pass\n"})
+    check = _check(root, "prog.py", program, _settings(write_config))
+    assert check.run is not None and check.run.ok, check.details
+    assert check.run.stdout.split() == ["False", "True", "False"]
+
+
+# ---------------------------------------------------------------- time under load
+
+SLOW_TEST = "import time\n\ndef test_takes_a_second():\n    time.sleep(1)\n"
+
+
+def test_a_loaded_machine_does_not_turn_a_one_second_run_into_a_timeout(
+    tmp_path: Path, write_config: WriteConfig, isolation: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_timeout is CPU time: a run that waits for the CPU (or sleeps) is not out of time."""
+    # pytest's plugins of this environment alone take over a second of CPU to load.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    root = _project(tmp_path / "ws", {"slow.py": "pass\n", "tests/test_slow.py": SLOW_TEST})
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        check = _check(
+            root,
+            "slow.py",
+            "import time\ntime.sleep(1)\nprint('done')\n",
+            _settings(write_config, {"fix": {"run_timeout": 1}}),
+        )
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    assert check.run is not None and check.run.ok, check.details
+    assert check.tests is not None and check.tests.ok and check.passed_tests == 1, check.details
+
+
+# ---------------------------------------------------------------- which isolation, and leftovers
+
+
+def test_the_copy_fallback_is_forced_and_says_so(
+    tmp_path: Path, write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(FORCE_VARIABLE, "copy")
+    assert describe_isolation(isolation_in_force()) == f"copy: forced by {FORCE_VARIABLE}=copy"
+    monkeypatch.delenv(FORCE_VARIABLE)
+    found = isolation_in_force("copy")
+    assert describe_isolation(found) == "copy: forced by fix.isolation: copy in config.yaml"
+    assert _settings(write_config, {"fix": {"isolation": "copy"}}).fix.isolation == "copy"
+
+
+def test_status_and_doctor_name_the_isolation_and_the_interpreter(
+    tmp_path: Path, write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(FORCE_VARIABLE, "copy")
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    report = run_report(_settings(write_config), str(tmp_path))
+    assert report == [
+        f"isolation: copy: forced by {FORCE_VARIABLE}=copy",
+        f"python: {sys.executable} (the interpreter Code Evolver runs on)",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "code_evolver", "status", "--config", str(write_config({}))],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=60,
+    )
+    assert f"isolation: copy: forced by {FORCE_VARIABLE}=copy\n" in done.stdout, done
+
+
+def test_a_configured_interpreter_that_is_missing_is_named(
+    tmp_path: Path, write_config: WriteConfig
+) -> None:
+    root = _project(tmp_path / "ws", {"prog.py": "pass\n"})
+    settings = _settings(write_config, {"python": "no-such-env/bin/python"})
+    check = _check(root, "prog.py", "print(1)\n", settings)
+    assert check.run is not None and check.run.exit_code is None
+    assert "the interpreter set by `python` (no-such-env/bin/python) does not exist" in (
+        check.run.stderr
+    )
+
+
+def test_scratch_folders_of_dead_processes_are_swept_and_no_others(tmp_path: Path) -> None:
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead, alive, unmarked = (tmp_path / f"{PREFIX}{n}" for n in ("dead", "alive", "unmarked"))
+    for folder in (dead, alive, unmarked):
+        (folder / "run1").mkdir(parents=True)
+    (dead / MARKER).write_text(f"{finished.stdout.strip()} 1\n")
+    (alive / MARKER).write_text(f"{os.getpid()} -\n")
+    (dead / "run1" / "locked").mkdir(mode=0)  # as overlayfs leaves its work folder
+    assert sweep_dead(str(tmp_path)) == [str(dead)]
+    assert not dead.exists() and alive.exists() and unmarked.exists()
