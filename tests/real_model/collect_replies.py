@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         index = collect(args.url, args.fix, args.generate)
     else:
-        with local_model.serve_local_model() as url:
+        with local_model.serve_local_model(model="smollm2") as url:
             index = collect(url, args.fix, args.generate)
     path = OUT / "index.json"
     old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}

@@ -46,7 +46,7 @@ class RealServers:
 
 @pytest.fixture(scope="session")
 def real_servers() -> Iterator[RealServers]:
-    missing = local_model.missing_requirements()
+    missing = local_model.missing_requirements(MODEL)
     if missing:
         pytest.skip(
             f"real_model tier: {', '.join(sorted(set(missing)))} not installed for "
@@ -54,7 +54,7 @@ def real_servers() -> Iterator[RealServers]:
         )
     # One thread each: two servers share the 2-core CI machine, and llama.cpp's threads slow
     # down sharply on busy cores.
-    servers = [local_model.LocalModelServer(threads=1) for _ in range(2)]
+    servers = [local_model.LocalModelServer(model=MODEL, threads=1) for _ in range(2)]
     try:
         for server in servers:
             server.start(timeout=120)
