@@ -19,6 +19,7 @@ from ..pipeline.fix_loop import FixSession
 from ..pipeline.generate_loop import Generator
 from ..pipeline.test_writer import TestsOutcome, TestWriter
 from ..pipeline.workspace import workspace_sources
+from ..sandbox.report import run_report
 from ..status import render_status
 from ..values import DiagnosticInfo, Outcome, Step, Stub, Target
 
@@ -99,6 +100,7 @@ def status_payload(client: OllamaClient) -> dict[str, Any]:
     return {
         "healthy": healthy,
         "total": total,
-        "text": render_status(client.status()),
+        # The endpoints' table, then which isolation runs get and which Python they use.
+        "text": "\n".join([render_status(client.status()), *run_report(client.config.settings)]),
         **client.routing_summary(),
     }
