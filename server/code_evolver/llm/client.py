@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from ..cancel import Cancelled, CancelToken
@@ -18,7 +18,8 @@ from .errors import (
 )
 from .exchange import send_once
 from .monitor import Monitor
-from .pool import EndpointStatus, HealthRegistry
+from .pool import HealthRegistry
+from .results import Generation, ProbeResult, RoleStatus
 from .scheduler import RolePool
 from .transport import StreamLimits, Transport
 
@@ -28,41 +29,6 @@ DEFAULT_ROLE = "default"
 # The byte cap on a streamed reply, per character of max_output_chars: Ollama sends every token
 # (often a single character) in a JSON line of about a hundred bytes.
 BYTES_PER_CHARACTER = 128
-
-
-@dataclass(frozen=True)
-class Generation:
-    """A finished reply and where it came from."""
-
-    text: str
-    model: str
-    role: str
-    endpoint: str
-    attempts: int
-    seconds: float
-    failures: tuple[LLMError, ...] = ()
-
-
-@dataclass(frozen=True)
-class RoleStatus:
-    role: str
-    model: str
-    strategy: str
-    requests: int
-    endpoints: tuple[EndpointStatus, ...]
-    queued: int = 0  # requests waiting for a free slot
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    """What `/api/tags` said about one endpoint."""
-
-    url: str
-    ok: bool
-    models: tuple[str, ...]
-    error: str | None
-    seconds: float
-    api: str = "ollama"
 
 
 # Called with a short step description whenever the client starts on an endpoint.
@@ -247,16 +213,28 @@ class OllamaClient:
         self.registry.add_listener(listener)
 
     def probe(
-        self, endpoint: Endpoint | str, timeout: float = 5.0, api: str = "ollama"
+        self,
+        endpoint: Endpoint | str,
+        timeout: float = 5.0,
+        api: str = "ollama",
+        *,
+        keep_alive: bool = True,
     ) -> ProbeResult:
-        """Ask `/api/tags` (or `/v1/models`) which models an endpoint has; never a completion."""
+        """Ask `/api/tags` (or `/v1/models`) which models an endpoint has; never a completion.
+
+        `keep_alive=False` closes the connection after the answer: a background probe every
+        few seconds must not hold a socket of its own open to every server it checks.
+        """
         if isinstance(endpoint, str):
             endpoint = Endpoint(endpoint)
         dialect = DIALECTS[endpoint.api or api]
         started = time.monotonic()
         try:
             data = self.transport.get_json(
-                endpoint.url, dialect.models_path, timeout=timeout, headers=endpoint.headers()
+                endpoint.url,
+                dialect.models_path,
+                timeout=timeout,
+                headers=_headers(endpoint, keep_alive),
             )
             names = tuple(dialect.model_names(data))
         except LLMError as exc:
@@ -267,13 +245,18 @@ class OllamaClient:
             endpoint.url, True, names, None, time.monotonic() - started, dialect.name
         )
 
-    def loaded_models(self, endpoint: Endpoint, timeout: float = 2.0) -> list[str] | None:
+    def loaded_models(
+        self, endpoint: Endpoint, timeout: float = 2.0, *, keep_alive: bool = True
+    ) -> list[str] | None:
         """Models the server has in memory (`/api/ps`; `/v1/models` where that is all there is),
         or None when it did not answer."""
         dialect = DIALECTS[endpoint.api or "ollama"]
         try:
             data = self.transport.get_json(
-                endpoint.url, dialect.loaded_path, timeout=timeout, headers=endpoint.headers()
+                endpoint.url,
+                dialect.loaded_path,
+                timeout=timeout,
+                headers=_headers(endpoint, keep_alive),
             )
             return dialect.model_names(data)
         except LLMError:
@@ -434,3 +417,9 @@ class OllamaClient:
         )
         log.error("%s", failed)
         raise failed
+
+
+def _headers(endpoint: Endpoint, keep_alive: bool) -> dict[str, str]:
+    headers = endpoint.headers()
+    return headers if keep_alive else {**headers, "Connection": "close"}
+

@@ -139,7 +139,7 @@ class Monitor:
         return endpoints, wanted, probe_every, look_every
 
     def _look(self, client: OllamaClient, endpoint: Endpoint) -> None:
-        models = client.loaded_models(endpoint, PROBE_TIMEOUT)
+        models = client.loaded_models(endpoint, PROBE_TIMEOUT, keep_alive=False)
         if models is not None:
             client.registry.set_loaded(endpoint.url, models, endpoint.api or "ollama")
         with self._cond:
@@ -148,7 +148,7 @@ class Monitor:
 
     @staticmethod
     def _probe(client: OllamaClient, endpoint: Endpoint) -> None:
-        result = client.probe(endpoint, PROBE_TIMEOUT)
+        result = client.probe(endpoint, PROBE_TIMEOUT, keep_alive=False)
         if result.ok:
             log.info(
                 "Endpoint %s answers again (background probe); sending it requests", result.url
