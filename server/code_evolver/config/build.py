@@ -245,6 +245,7 @@ def build_settings(root: Node, file: str) -> Settings:
         write_tests=gen.boolean("write_tests", True),
         use_evaluator=gen.boolean("use_evaluator", False),
         max_attempts=gen.integer("max_attempts", fix_settings.max_attempts, maximum=10),
+        candidates=gen.integer("candidates", 4, minimum=1, maximum=16),
     )
     gen.finish()
     run: dict[str, tuple[str, ...]] = {}

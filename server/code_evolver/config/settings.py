@@ -112,6 +112,8 @@ class GenerateSettings:
     write_tests: bool = True
     use_evaluator: bool = False
     max_attempts: int = 3
+    # Candidates asked for at once per attempt (capped by the generator endpoints' capacity).
+    candidates: int = 4
 
 
 @dataclass(frozen=True)
