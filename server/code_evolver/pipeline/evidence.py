@@ -21,38 +21,36 @@ MISSING_NAME = re.compile(
 )
 _BUILTINS = frozenset(dir(builtins))
 
-EXAMPLES_TEMPLATE = '''"""The docstring examples of {name}(), one test each (by Code Evolver)."""
+# Appended to the file for its check only (never to the edit): the file then runs as usual and
+# ends by running the stub's own examples, one at a time, in the module's globals. One Python
+# process, no pytest: checks run at low priority and pytest's start-up alone costs seconds of
+# CPU on a busy machine.
+EXAMPLES_RUNNER = """
 
-import doctest
-import importlib
+if __name__ == "__main__":  # the docstring examples of {name}(), for Code Evolver's check
 
-import pytest
+    def _code_evolver_examples():
+        import doctest
 
-EXAMPLES = doctest.DocTestParser().get_examples({examples!r})
-_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-_GLOBS: dict = {{}}
+        examples = doctest.DocTestParser().get_examples({examples!r})
+        flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+        globs = dict(globals())
+        failed = 0
+        for example in examples:
+            runner = doctest.DocTestRunner(optionflags=flags)
+            test = doctest.DocTest([example], globs, {name!r}, None, example.lineno, None)
+            report = []
+            runner.run(test, out=report.append, clear_globs=False)
+            verdict = "failed" if runner.failures else "passed"
+            print("[docstring example, line %d: %s]" % (example.lineno + 1, verdict), flush=True)
+            if runner.failures:
+                failed += 1
+                print("".join(report), flush=True)
+        return failed
 
-
-def _globs() -> dict:
-    # Imported here, not at collection: a module that fails to import fails every example
-    # with its traceback instead of hiding them behind one collection error.
-    if not _GLOBS:
-        _GLOBS.update(vars(importlib.import_module({module!r})))
-    return _GLOBS
-
-
-@pytest.mark.parametrize(
-    "index", range(len(EXAMPLES)), ids=[f"line{{e.lineno + 1}}" for e in EXAMPLES]
-)
-def test_docstring_example(index):
-    example = EXAMPLES[index]
-    test = doctest.DocTest([example], _globs(), {name!r}, None, example.lineno, None)
-    report = []
-    runner = doctest.DocTestRunner(optionflags=_FLAGS)
-    runner.run(test, out=report.append, clear_globs=False)
-    if runner.failures:
-        pytest.fail("".join(report), pytrace=False)
-'''
+    raise SystemExit(1 if _code_evolver_examples() else 0)
+"""
+_EXAMPLE_LINE = re.compile(r"^\[docstring example, line (\d+): (passed|failed)\]$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -81,12 +79,40 @@ class Verdict:
         return self.candidate is not None and bool(self.checked_by)
 
 
-def run_problem(before: Check, after: Check) -> str | None:
-    """Why running the file with the candidate is worse than before, if it is."""
+def examples_run(after: Check) -> tuple[list[int], list[int]] | None:
+    """(lines of passed examples, lines of failed ones) from a run with EXAMPLES_RUNNER, or
+    None when the run never reached the examples."""
+    run = after.run
+    if run is None:
+        return None
+    found = _EXAMPLE_LINE.findall(run.stdout)
+    if not found:
+        return None
+    passed = [int(line) for line, verdict in found if verdict == "passed"]
+    return passed, [int(line) for line, verdict in found if verdict == "failed"]
+
+
+def run_problem(before: Check, after: Check, examples: int) -> str | None:
+    """Why the file with the candidate is worse than before, or its examples fail, if so."""
     if after.syntax_error:
         return after.syntax_error
     run = after.run
-    if run is None or run.ok:
+    if run is None:
+        return None
+    results = examples_run(after) if examples else None
+    if results is not None:
+        passed, failed = results
+        if failed or len(passed) < examples:
+            missing = missing_name(run.stdout + run.stderr)
+            if missing:
+                head = f"{missing} when its docstring examples call it"
+            elif not failed:
+                head = f"the docstring example after line {max(passed, default=0)} {run.describe()}"
+            else:
+                head = f"{len(failed)} of {examples} docstring example(s) fail"
+            return f"{head}\n{after.details}"
+        return None
+    if run.ok:
         return None
     if before.run is not None and not before.run.ok and before.summary == after.summary:
         return None  # failing as before, for a reason elsewhere in the file
@@ -94,20 +120,11 @@ def run_problem(before: Check, after: Check) -> str | None:
     return f"{missing} when the file runs" if missing else after.details
 
 
-def user_checks(
-    examples_path: str | None, before: Check, after: Check, verdict: Verdict
-) -> str | None:
-    """The docstring examples and the project's own tests: every example must pass, and no
-    test that passed before may fail. What passed goes to `verdict.checked_by`."""
-    files = results_by_file(after)
-    if examples_path is not None:
-        problem = _examples_problem(files.get(examples_path), after, verdict)
-        if problem:
-            return problem
+def user_checks(before: Check, after: Check, verdict: Verdict) -> str | None:
+    """The project's own tests: no test that passed before may fail; those that pass now and
+    did not before go to `verdict.checked_by`."""
     was_by_file = results_by_file(before)
-    for path, results in files.items():
-        if path == examples_path:
-            continue
+    for path, results in results_by_file(after).items():
         was = was_by_file.get(path, FileResults())
         broken = was.passed & results.failed
         if broken:
@@ -116,24 +133,6 @@ def user_checks(
         if newly and not results.failed:
             verdict.checked_by.append(f"{len(newly)} of your tests in {path}")
     return None
-
-
-def _examples_problem(results: FileResults | None, after: Check, verdict: Verdict) -> str | None:
-    passed = len(results.passed) if results else 0
-    verdict.examples_passed = passed
-    if results is not None and results.loaded and passed and not results.failed:
-        verdict.checked_by.append(f"{passed} docstring example(s)")
-        return None
-    output = after.tests.stdout + after.tests.stderr if after.tests else ""
-    missing = missing_name(output)
-    failed = len(results.failed) if results else 0
-    if missing:
-        head = f"{missing} when its docstring examples call it"
-    elif results is None:
-        head = f"its docstring examples did not run: {after.summary}"
-    else:
-        head = f"{failed} of {failed + passed} docstring example(s) fail"
-    return f"{head}\n{after.details}"
 
 
 def example_count(docstring: str | None) -> int:
@@ -146,13 +145,11 @@ def example_count(docstring: str | None) -> int:
         return 0
 
 
-def examples_test(docstring: str | None, module: str, name: str) -> tuple[str, str] | None:
-    """(path, content) of a pytest file running the docstring's examples against `module`,
-    one test per example; None when the docstring has no examples."""
+def with_examples(source: str, docstring: str | None, name: str) -> str:
+    """`source` with the docstring's examples run at the end of the file's own run."""
     if not example_count(docstring):
-        return None
-    content = EXAMPLES_TEMPLATE.format(examples=docstring, module=module, name=name)
-    return f"tests/test_docstring_examples_{module.replace('.', '_')}.py", content
+        return source
+    return source.rstrip("\n") + "\n" + EXAMPLES_RUNNER.format(examples=docstring, name=name)
 
 
 def results_by_file(check: Check) -> dict[str, FileResults]:

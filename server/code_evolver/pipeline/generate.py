@@ -22,12 +22,14 @@ from .candidates import CandidateRound, Reply, endpoint_capacity, samplings
 from .checker import Check
 from .evidence import (
     Verdict,
-    examples_test,
+    example_count,
+    examples_run,
     missing_name,
     results_by_file,
     run_problem,
     undefined_names,
     user_checks,
+    with_examples,
 )
 from .extract import NoCodeInReply, extract_code
 from .model_session import ModelSession
@@ -56,7 +58,7 @@ class _Plan:
     region: Region
     stub_text: str | None
     before: Check
-    examples: tuple[str, str] | None  # the docstring examples as a test file (path, content)
+    examples: int  # how many `>>>` examples the stub's docstring holds (when they can run)
     name: str  # how the messages call it: "median()" or "'sort the list'"
 
 
@@ -95,9 +97,7 @@ class Generator(ModelSession):
             region,
             region_text(source, region) if stub.kind == "function" else None,
             self.checker.check(source),
-            examples_test(stub.docstring, module_name(self.target), stub.name)
-            if runnable and stub.kind == "function" and stub.name
-            else None,
+            example_count(stub.docstring) if runnable and stub.kind == "function" else 0,
             f"{stub.name}()" if stub.name else f"'{stub.request[:40]}'",
         )
         count = max(1, min(options.candidates, endpoint_capacity(self.client, "generator")))
@@ -217,18 +217,20 @@ class Generator(ModelSession):
             return Verdict(
                 code, problem=f"NameError: it uses {names}, which nothing in the file defines"
             )
-        extra = dict([plan.examples]) if plan.examples else {}
-        after = self.checker.check(candidate, extra_tests=extra)
+        checked = with_examples(candidate, stub.docstring, name) if plan.examples else candidate
+        after = self.checker.check(checked)
         verdict = Verdict(code, after=after)
-        examples_path = plan.examples[0] if plan.examples else None
-        problem = run_problem(plan.before, after) or user_checks(
-            examples_path, plan.before, after, verdict
-        )
+        ran = examples_run(after) if plan.examples else None
+        verdict.examples_passed = len(ran[0]) if ran else 0
+        problem = run_problem(plan.before, after, plan.examples)
+        if problem is None and plan.examples:
+            verdict.checked_by.append(f"{plan.examples} docstring example(s)")
+        problem = problem or user_checks(plan.before, after, verdict)
         if problem:
             verdict.problem = problem
             return verdict
         if self._writes_tests() and (name or stub.name):
-            problem = self._model_checks(plan, candidate, name or "", extra, verdict)
+            problem = self._model_checks(checked, plan.stub, name or "", verdict)
             if problem:
                 verdict.problem = problem
                 return verdict
@@ -237,15 +239,14 @@ class Generator(ModelSession):
             verdict.unchecked = self._why_unchecked(plan, verdict)
         return verdict
 
-    def _model_checks(
-        self, plan: _Plan, candidate: str, name: str, extra: dict[str, str], verdict: Verdict
-    ) -> str | None:
-        """Tests the model writes for the candidate: they count when they load and pass."""
-        tests = self._tests_for(candidate, plan.stub, name)
+    def _model_checks(self, checked: str, stub: Stub, name: str, verdict: Verdict) -> str | None:
+        """Tests the model writes for the candidate: they count when they load and pass.
+        `checked` is the file with the candidate (and its examples run, which run again)."""
+        tests = self._tests_for(checked, stub, name)
         if not tests:
             verdict.unchecked = "the model wrote no tests for it"
             return None
-        after = self.checker.check(candidate, extra_tests={**extra, **tests})
+        after = self.checker.check(checked, extra_tests=tests)
         results = results_by_file(after).get(next(iter(tests)))
         output = after.tests.stdout + after.tests.stderr if after.tests else ""
         if results is None or not results.loaded:
