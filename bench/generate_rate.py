@@ -17,7 +17,7 @@ hidden tests against whatever edit was offered:
         [--overseer on|off] [--tests on|off] [--label NAME] [--only NAME,...] [--json PATH]
     python bench/generate_rate.py --local-servers 2 ...   # start SmolLM2 servers for the run
     python bench/generate_rate.py --verify-corpus          # references pass, stubs fail
-    python bench/generate_rate.py --table A.json B.json    # one table from several runs
+    python bench/generate_rate.py --table A.json B.json [--only ...]  # one table, several runs
 
 The table goes to stdout, the JSON to bench/results/generate_rate.json (or --json PATH).
 Not part of bench/run_all.py: every mode but --verify-corpus needs a model.
@@ -263,7 +263,7 @@ def run_benchmark(args: argparse.Namespace, urls: list[str] | None) -> int:
 
 def render(reports: list[dict[str, Any]]) -> str:
     head = (
-        "| mode | stubs | claimed | truly passing | precision | offered | model calls "
+        "| mode | stubs | claimed | truly passing | precision | offered | candidates "
         "| wall-clock |"
     )
     lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -294,7 +294,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verify_corpus:
         return verify_corpus([n for n in (args.only or "").split(",") if n])
     if args.table:
-        print(render([json.loads(Path(p).read_text("utf-8")) for p in args.table]))
+        reports = [json.loads(Path(p).read_text("utf-8")) for p in args.table]
+        only = {n for n in (args.only or "").split(",") if n}
+        if only:  # the same stubs in every row
+            for report in reports:
+                kept = [Result(**r) for r in report["stubs"] if r["name"] in only]
+                report["summary"] = summarize(kept)
+        print(render(reports))
         return 0
     if not args.config:
         parser.error("--config is required (or use --verify-corpus / --table)")

@@ -266,7 +266,14 @@ class Generator(ModelSession):
     def _why_unchecked(self, plan: _Plan, verdict: Verdict) -> str:
         if self.target.language != "python" or not self.checker.can_run:
             return "running code is off for this workspace"
-        what = "it has no docstring examples and no tests of yours"
+        test_file = self.checker.test_file
+        if test_file is not None and test_file != self.target.path:
+            rel = os.path.relpath(test_file, self.target.workspace_root)
+            what = (
+                f"it has no docstring examples, and no test in {rel} went from failing to passing"
+            )
+        else:
+            what = "it has no docstring examples and no tests of yours"
         if verdict.unchecked:
             what += f", and {verdict.unchecked}"
         return what
