@@ -263,8 +263,7 @@ def run_benchmark(args: argparse.Namespace, urls: list[str] | None) -> int:
 
 def render(reports: list[dict[str, Any]]) -> str:
     head = (
-        "| mode | stubs | claimed | truly passing | precision | offered | candidates "
-        "| wall-clock |"
+        "| mode | stubs | claimed | truly passing | precision | offered | candidates | wall-clock |"
     )
     lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for report in reports:

@@ -89,7 +89,7 @@ def test_tests_that_do_not_load_are_left_out_and_the_function_is_not_verified(
         "    assert double(2) == 4\n```"
     )
     fake.reply_fn = lambda body: broken if _is_tests_prompt(body) else FUNCTION
-    outcome = _generate([fake], write_config, tmp_path)
+    outcome = _generate([fake], write_config, tmp_path, write_tests=True)
     assert outcome.changed, outcome.message
     assert "return x * 2" in (outcome.new_source or "")
     assert not outcome.message.startswith("Generated")
@@ -103,7 +103,7 @@ def test_tests_that_load_and_fail_still_reject_the_function(fake, write_config, 
         "```python\nfrom mod import double\n\n\ndef test_double():\n    assert double(2) == 5\n```"
     )
     fake.reply_fn = lambda body: wrong if _is_tests_prompt(body) else FUNCTION
-    outcome = _generate([fake], write_config, tmp_path)
+    outcome = _generate([fake], write_config, tmp_path, write_tests=True)
     assert not outcome.changed
     assert "No working function after 1 attempt(s)" in outcome.message
 
@@ -113,7 +113,7 @@ def test_tests_that_load_and_pass_verify_the_function(fake, write_config, tmp_pa
         "```python\nfrom mod import double\n\n\ndef test_double():\n    assert double(2) == 4\n```"
     )
     fake.reply_fn = lambda body: right if _is_tests_prompt(body) else FUNCTION
-    outcome = _generate([fake], write_config, tmp_path)
+    outcome = _generate([fake], write_config, tmp_path, write_tests=True)
     assert outcome.changed, outcome.message
     assert outcome.message.startswith("Generated double() on attempt 1/1 by codellama")
     assert "checked by 1 model-written test(s)" in outcome.message
@@ -175,7 +175,7 @@ def test_examples_that_pass_verify_without_model_tests(fake, write_config, tmp_p
 def test_examples_run_before_the_model_writes_tests(fake, write_config, tmp_path: Path):
     # A candidate the examples reject costs no test-writing request.
     fake.reply_fn = lambda body: "unused" if _is_tests_prompt(body) else WRONG
-    outcome = _generate([fake], write_config, tmp_path, source=WITH_EXAMPLES)
+    outcome = _generate([fake], write_config, tmp_path, source=WITH_EXAMPLES, write_tests=True)
     assert not outcome.changed
     assert not any(TESTS_PROMPT in p for p in _prompts(fake))
 

@@ -211,13 +211,12 @@ class Generator(ModelSession):
             return Verdict(code, problem=problem)
         candidate = splice(plan.source, plan.region, code)
         name = stub.name or defined_function_name(candidate, stub.start_line)
-        missing = undefined_names(candidate, name) if name else []
-        if missing and self.target.language == "python":
-            names = ", ".join(missing)
-            return Verdict(
-                code, problem=f"NameError: it uses {names}, which nothing in the file defines"
-            )
-        checked = with_examples(candidate, stub.docstring, name) if plan.examples else candidate
+        problem = _undefined_problem(candidate, name) if self.target.language == "python" else None
+        if problem:
+            return Verdict(code, problem=problem)
+        checked = (
+            with_examples(candidate, stub.docstring, name or "it") if plan.examples else candidate
+        )
         after = self.checker.check(checked)
         verdict = Verdict(code, after=after)
         ran = examples_run(after) if plan.examples else None
@@ -366,6 +365,14 @@ class Generator(ModelSession):
         if not TEST_NAME.search(tests):
             return None
         return {os.path.join("tests", f"test_generated_{module.replace('.', '_')}.py"): tests}
+
+
+def _undefined_problem(candidate: str, name: str | None) -> str | None:
+    """A NameError waiting to happen: such a candidate is never offered, checked or not."""
+    missing = undefined_names(candidate, name) if name else []
+    if missing:
+        return f"NameError: it uses {', '.join(missing)}, which nothing in the file defines"
+    return None
 
 
 def _shape_problem(code: str, stub: Stub) -> str | None:
