@@ -283,8 +283,9 @@ class Generator(ModelSession):
         assert verdict.candidate is not None and reply.generation is not None
         options = self.settings.generate
         by = f"{reply.generation.model} at {reply.generation.endpoint}"
+        # The evaluator's score is an opinion, never a check: it is shown, it verifies nothing.
+        note = self._evaluate(plan.stub, verdict.code) if options.use_evaluator else ""
         if verdict.checked_by:
-            note = self._evaluate(plan.stub, verdict.code) if options.use_evaluator else ""
             message = (
                 f"Generated {plan.name} on attempt {attempt}/{options.max_attempts} by {by}; "
                 f"checked by {_and(verdict.checked_by)}{note}"
@@ -295,7 +296,7 @@ class Generator(ModelSession):
                 if plan.stub.kind == "function"
                 else "write it as a stub with `>>>` examples in its docstring to check it"
             )
-            message = f"Wrote {plan.name} by {by} (not verified: {verdict.unchecked}; {hint})"
+            message = f"Wrote {plan.name} by {by} (not verified: {verdict.unchecked}; {hint}){note}"
         new_region = shifted_region(plan.region, plan.source, verdict.candidate)
         return Outcome(
             verdict.candidate,
