@@ -4,4 +4,4 @@ def capitalize_words(sentence):
     >>> capitalize_words('hello world')
     'Hello World'
     """
-    return ' '.join(word.capitalize() for word in sentence.split(' '))
+    return " ".join(word.capitalize() for word in sentence.split(" "))

@@ -4,12 +4,12 @@ from stub import capitalize_words
 
 
 def test_capitalize_words_1():
-    assert capitalize_words('') == ''
+    assert capitalize_words("") == ""
 
 
 def test_capitalize_words_2():
-    assert capitalize_words('pYTHON') == 'Python'
+    assert capitalize_words("pYTHON") == "Python"
 
 
 def test_capitalize_words_3():
-    assert capitalize_words('a b') == 'A B'
+    assert capitalize_words("a b") == "A B"

@@ -6,4 +6,4 @@ def count_vowels(text):
     >>> count_vowels('xyz')
     0
     """
-    return sum(1 for c in text.lower() if c in 'aeiou')
+    return sum(1 for c in text.lower() if c in "aeiou")

@@ -4,12 +4,12 @@ from stub import count_vowels
 
 
 def test_count_vowels_1():
-    assert count_vowels('AEIOU') == 5
+    assert count_vowels("AEIOU") == 5
 
 
 def test_count_vowels_2():
-    assert count_vowels('') == 0
+    assert count_vowels("") == 0
 
 
 def test_count_vowels_3():
-    assert count_vowels('Programming') == 3
+    assert count_vowels("Programming") == 3

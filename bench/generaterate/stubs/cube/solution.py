@@ -6,4 +6,4 @@ def cube(x):
     >>> cube(-3)
     -27
     """
-    return x ** 3
+    return x**3

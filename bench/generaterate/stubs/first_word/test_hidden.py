@@ -4,12 +4,12 @@ from stub import first_word
 
 
 def test_first_word_1():
-    assert first_word('one') == 'one'
+    assert first_word("one") == "one"
 
 
 def test_first_word_2():
-    assert first_word('  padded start') == 'padded'
+    assert first_word("  padded start") == "padded"
 
 
 def test_first_word_3():
-    assert first_word('a b c') == 'a'
+    assert first_word("a b c") == "a"

@@ -12,4 +12,4 @@ def test_flatten_2():
 
 
 def test_flatten_3():
-    assert flatten([['a'], ['b', 'c']]) == ['a', 'b', 'c']
+    assert flatten([["a"], ["b", "c"]]) == ["a", "b", "c"]

@@ -4,12 +4,12 @@ from stub import is_palindrome
 
 
 def test_is_palindrome_1():
-    assert is_palindrome('') is True
+    assert is_palindrome("") is True
 
 
 def test_is_palindrome_2():
-    assert is_palindrome('ab') is False
+    assert is_palindrome("ab") is False
 
 
 def test_is_palindrome_3():
-    assert is_palindrome('racecar') is True
+    assert is_palindrome("racecar") is True

@@ -10,7 +10,4 @@ def is_prime(n):
     """
     if n < 2:
         return False
-    for d in range(2, int(n ** 0.5) + 1):
-        if n % d == 0:
-            return False
-    return True
+    return all(n % d != 0 for d in range(2, int(n**0.5) + 1))

@@ -4,4 +4,4 @@ def join_with_commas(words):
     >>> join_with_commas(['a', 'b', 'c'])
     'a, b, c'
     """
-    return ', '.join(words)
+    return ", ".join(words)

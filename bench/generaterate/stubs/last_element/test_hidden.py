@@ -4,7 +4,7 @@ from stub import last_element
 
 
 def test_last_element_1():
-    assert last_element(['a']) == 'a'
+    assert last_element(["a"]) == "a"
 
 
 def test_last_element_2():

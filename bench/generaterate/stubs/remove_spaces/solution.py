@@ -4,4 +4,4 @@ def remove_spaces(text):
     >>> remove_spaces('a b  c')
     'abc'
     """
-    return text.replace(' ', '')
+    return text.replace(" ", "")

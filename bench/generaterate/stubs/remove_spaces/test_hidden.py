@@ -4,12 +4,12 @@ from stub import remove_spaces
 
 
 def test_remove_spaces_1():
-    assert remove_spaces('') == ''
+    assert remove_spaces("") == ""
 
 
 def test_remove_spaces_2():
-    assert remove_spaces('nospace') == 'nospace'
+    assert remove_spaces("nospace") == "nospace"
 
 
 def test_remove_spaces_3():
-    assert remove_spaces('   ') == ''
+    assert remove_spaces("   ") == ""

@@ -4,12 +4,12 @@ from stub import reverse_text
 
 
 def test_reverse_text_1():
-    assert reverse_text('') == ''
+    assert reverse_text("") == ""
 
 
 def test_reverse_text_2():
-    assert reverse_text('hello') == 'olleh'
+    assert reverse_text("hello") == "olleh"
 
 
 def test_reverse_text_3():
-    assert reverse_text('a b') == 'b a'
+    assert reverse_text("a b") == "b a"

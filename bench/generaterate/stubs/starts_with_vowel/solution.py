@@ -6,4 +6,4 @@ def starts_with_vowel(word):
     >>> starts_with_vowel('Banana')
     False
     """
-    return bool(word) and word[0].lower() in 'aeiou'
+    return bool(word) and word[0].lower() in "aeiou"

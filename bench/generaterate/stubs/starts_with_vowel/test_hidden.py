@@ -4,12 +4,12 @@ from stub import starts_with_vowel
 
 
 def test_starts_with_vowel_1():
-    assert starts_with_vowel('Orange') is True
+    assert starts_with_vowel("Orange") is True
 
 
 def test_starts_with_vowel_2():
-    assert starts_with_vowel('') is False
+    assert starts_with_vowel("") is False
 
 
 def test_starts_with_vowel_3():
-    assert starts_with_vowel('tree') is False
+    assert starts_with_vowel("tree") is False

@@ -12,4 +12,4 @@ def test_unique_sorted_2():
 
 
 def test_unique_sorted_3():
-    assert unique_sorted(['b', 'a']) == ['a', 'b']
+    assert unique_sorted(["b", "a"]) == ["a", "b"]
