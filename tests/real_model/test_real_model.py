@@ -307,10 +307,11 @@ def test_generate_candidates_on_both_servers_are_checked_by_the_docstring_exampl
     with client, Generator(client, config.settings, target, on_step=steps.append) as generator:
         outcome = generator.generate(EXAMPLES_STUB, stub, {})
     print(outcome.message)
-    # Two servers, one request each at a time: two candidates per attempt, from both.
+    # Two servers, one request each at a time: two candidates per attempt (the first that
+    # passes ends the round, so the other may never be checked).
     assert any("writing 2 candidates" in s for s in steps), steps
-    checked = {url for url in real_servers.urls if any(f"from {url}" in s for s in steps)}
-    assert checked == set(real_servers.urls), steps
+    checked = [s for s in steps if "checking candidate" in s]
+    assert checked and all(any(f"from {u}" in s for u in real_servers.urls) for s in checked)
     if outcome.changed:
         assert outcome.message.startswith("Generated add()"), outcome.message
         assert "checked by 2 docstring example(s)" in outcome.message
