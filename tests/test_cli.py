@@ -56,9 +56,10 @@ def test_status_shows_roles_endpoints_and_health(fake_factory, write_config):
     assert any(b.url in line and "unreachable" in line for line in lines)
 
 
-def test_generate_prints_clean_code_and_the_endpoint(fake, write_config):
+def test_generate_prints_clean_code_and_the_endpoint(fake, write_config, tmp_path):
     fake.reply = "Sure! Here you go:\n```python\nresult = 1 + 1\nprint(result)\n```\nEnjoy."
-    proc = run("generate", "add 1 plus 1", "--config", str(write_config(all_roles(fake.url))))
+    config = {**all_roles(fake.url), "generate": {"use_overseer": True}}
+    proc = run("generate", "add 1 plus 1", "--config", str(write_config(config)), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "result = 1 + 1\nprint(result)\n"
     assert f"at {fake.url}" in proc.stderr

@@ -126,7 +126,8 @@ async def test_generation_replaces_a_method_stub_with_its_indentation(editor, fa
     fake.reply_fn = lambda body: (
         "Sure!\n```python\ndef mean(self, xs):\n    \"\"\"Return the mean of xs.\"\"\"\n"
         "    return sum(xs) / len(xs)\n```" if "mean" in body.get("prompt", "") else "ok")
-    await editor.start(config_for(fake.url), overrides={"generate": {"write_tests": False}})
+    await editor.start(config_for(fake.url),
+                       overrides={"generate": {"write_tests": False, "use_overseer": True}})
     uri = editor.open("stats.py", source)
     actions = await editor.actions(uri, 2)
     assert [a.title for a in actions] == ["Generate mean() with codellama"]

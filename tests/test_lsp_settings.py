@@ -76,7 +76,7 @@ async def test_generate_from_a_comment_and_from_plain_words(editor, fake, config
     fake.reply_fn = lambda body: (
         "```python\ndef slugify(text):\n    return text.lower().replace(' ', '-')\n```"
         if "slug" in body.get("prompt", "") else "Step 1: lower-case. Step 2: replace spaces.")
-    await editor.start(config, overrides={"generate": {"write_tests": False}})
+    await editor.start(config, overrides={"generate": {"write_tests": False, "use_overseer": True}})
     source = "import os\n\n# generate: slugify text for urls\n\nprint(slugify('A B'))\n"
     uri = editor.open("slug.py", source)
     [action] = await editor.actions(uri, 2)

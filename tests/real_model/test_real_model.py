@@ -15,8 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from code_evolver import ConfigManager, OllamaClient
 from code_evolver.cancel import Cancelled, CancelToken
+from code_evolver.pipeline.generate_loop import Generator
 from code_evolver.pipeline.prompts import RunInfo, fix_prompt, generate_prompt
+from code_evolver.pipeline.stubs import stub_near
+from code_evolver.values import Target
 from lsp_harness import Editor
 from samples import BUGGY
 from test_real_replies import check_extraction
@@ -168,9 +172,7 @@ def test_code_extraction_on_live_replies(real_servers, real_client):
             language="python",
             path="stats.py",
             diagnostics=[],
-            run=RunInfo(
-                "python stats.py", 1, "", "TypeError: object of type 'int' has no len()"
-            ),
+            run=RunInfo("python stats.py", 1, "", "TypeError: object of type 'int' has no len()"),
             attempts=[],
             whole_file=False,
         ),
@@ -258,7 +260,10 @@ async def test_lsp_generate_with_the_real_model_never_makes_it_worse(
     assert any("Generated" in m and "127.0.0.1" in m for m in logs), logs
     if result["applied"]:
         text = editor.texts[uri]
-        assert text != STUB and "Generated on attempt" in result["message"]
+        assert text != STUB
+        # No docstring examples and no tests (write_tests is off here): never "Generated".
+        assert result["message"].startswith("Wrote add() by smollm2"), result
+        assert "not verified: it has no docstring examples" in result["message"], result
         assert "def add(" in text and text.endswith("print(add(2, 3))\n")
         assert run_python(text, tmp_path, "after.py").returncode == 0, text
     else:
@@ -272,3 +277,51 @@ async def test_lsp_status_lists_both_real_servers(editor, real_servers, real_con
     status = await editor.command("codeEvolver.showStatus")
     assert status["healthy"] == 2 and status["total"] == 2, status
     assert all(url in status["text"] for url in real_servers.urls)
+
+
+EXAMPLES_STUB = '''def add(a, b):
+    """Return the sum of a and b.
+
+    >>> add(2, 3)
+    5
+    >>> add(-1, 1)
+    0
+    """
+'''
+
+
+@pytest.mark.real_model
+@pytest.mark.timeout(300)
+def test_generate_candidates_on_both_servers_are_checked_by_the_docstring_examples(
+    real_servers, real_config, tmp_path
+):
+    config = ConfigManager(
+        real_config(real_servers.urls, generate={"candidates": 4, "max_attempts": 2})
+    )
+    client = OllamaClient(config.ollama_url, config_manager=config)
+    (tmp_path / "calc.py").write_text(EXAMPLES_STUB, encoding="utf-8")
+    target = Target(str(tmp_path / "calc.py"), "python", str(tmp_path))
+    stub = stub_near(EXAMPLES_STUB, 0)
+    assert stub is not None
+    steps: list[str] = []
+    with client, Generator(client, config.settings, target, on_step=steps.append) as generator:
+        outcome = generator.generate(EXAMPLES_STUB, stub, {})
+    print(outcome.message)
+    # Two servers, one request each at a time: two candidates per attempt (the first that
+    # passes ends the round, so the other may never be checked).
+    assert any("writing 2 candidates" in s for s in steps), steps
+    checked = [s for s in steps if "checking candidate" in s]
+    assert checked and all(any(f"from {u}" in s for u in real_servers.urls) for s in checked)
+    if outcome.changed:
+        assert outcome.message.startswith("Generated add()"), outcome.message
+        assert "checked by 2 docstring example(s)" in outcome.message
+        (tmp_path / "calc.py").write_text(outcome.new_source or "", encoding="utf-8")
+        after = subprocess.run(
+            [sys.executable, "-m", "doctest", str(tmp_path / "calc.py")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert after.returncode == 0, after.stdout
+    else:
+        assert "No working function after 2 attempt(s)" in outcome.message

@@ -146,9 +146,10 @@ def _config(write_config: Callable[..., Path], name: str, roles: dict[str, list[
     return write_config({
         "ollama": {"base_url": "http://127.0.0.1:9", "timeouts": timeouts or TIMEOUTS,
                    "models": models},
+        # One candidate at a time: these stages test failover within one request (two
+        # candidates would let the healthy endpoint's answer hide the failing one).
         "generate": {"related_functions": 0, "use_overseer": True, "write_tests": False,
-                     "use_evaluator": True},
-        # One candidate per round: these scenarios are about one request failing over.
+                     "use_evaluator": True, "candidates": 1},
         "fix": {"candidates": 1},
     }, name=f"{name}.yaml")
 

@@ -267,10 +267,11 @@ def build_settings(root: Node, file: str) -> Settings:
     gen = top.section("generate")
     gen_settings = GenerateSettings(
         related_functions=gen.integer("related_functions", 5, minimum=0, maximum=50),
-        use_overseer=gen.boolean("use_overseer", True),
-        write_tests=gen.boolean("write_tests", True),
+        use_overseer=gen.boolean("use_overseer", False),
+        write_tests=gen.boolean("write_tests", False),
         use_evaluator=gen.boolean("use_evaluator", False),
         max_attempts=gen.integer("max_attempts", fix_settings.max_attempts, maximum=10),
+        candidates=gen.integer("candidates", 4, minimum=1, maximum=16),
     )
     gen.finish()
     run: dict[str, tuple[str, ...]] = {}

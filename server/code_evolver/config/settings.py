@@ -133,10 +133,14 @@ class FixSettings:
 @dataclass(frozen=True)
 class GenerateSettings:
     related_functions: int = 5
-    use_overseer: bool = True
-    write_tests: bool = True
+    # Both off by default: on SmolLM2 neither passed one stub more, and both cost time
+    # (README, "Generate rate"); a stronger model may earn them back.
+    use_overseer: bool = False
+    write_tests: bool = False
     use_evaluator: bool = False
     max_attempts: int = 3
+    # Candidates asked for at once per attempt (capped by the generator endpoints' capacity).
+    candidates: int = 4
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Generate a function: where the lightbulb offers it, the generate job, and its edit.
 
 One function, `stub_for`, decides what there is to generate at a place, for the lightbulb and
-for the command alike. The pipeline (related functions, overseer, code, tests, escalation) is
-pipeline/generate.py.
+for the command alike. The pipeline (related functions, overseer, parallel candidates checked
+by the stub's docstring examples and tests, escalation) is pipeline/generate.py; its message
+says "Generated" only when something checked the code, and "not verified" otherwise.
 """
 
 from __future__ import annotations

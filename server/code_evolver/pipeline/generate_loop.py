@@ -1,15 +1,36 @@
-"""Generate a function from a stub: related functions, an approach, code, tests, escalation."""
+"""Generate a function from a stub: related functions, an approach, candidates checked by the
+stub's docstring examples (and tests), escalation.
+
+Each attempt asks for several candidates at once (`generate.candidates`, capped by what the
+generator's endpoints serve at once) and checks each as it arrives; the first one that the
+user's own examples and tests (or the model's tests, when they load) pass wins and the others
+are cancelled. A candidate nothing could check is offered only as "not verified".
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from ..llm import LLMError
 from ..values import Outcome, Region, Stub
+from .candidates import CandidateRound, Reply, endpoint_capacity, samplings
 from .checker import Check
+from .evidence import (
+    Verdict,
+    example_count,
+    examples_run,
+    missing_name,
+    results_by_file,
+    run_problem,
+    undefined_names,
+    user_checks,
+    with_examples,
+)
 from .extract import NoCodeInReply, extract_code
 from .lines import split_lines
 from .model_session import ModelSession
@@ -27,13 +48,35 @@ from .test_writer import TEST_NAME, defined_function_name, module_name
 log = logging.getLogger("code_evolver.generate")
 
 _SCORE = re.compile(r"SCORE:\s*(\d+(?:\.\d+)?)\s*/\s*10", re.IGNORECASE)
-_RESULT_LINE = re.compile(r"::(test_\w+)\S*\s+(PASSED|FAILED|ERROR)")
+
+
+@dataclass
+class _Plan:
+    """What the whole generation shares: the stub, its checks, and the file before."""
+
+    source: str
+    stub: Stub
+    region: Region
+    stub_text: str | None
+    before: Check
+    examples: int  # how many `>>>` examples the stub's docstring holds (when they can run)
+    name: str  # how the messages call it: "median()" or "'sort the list'"
+
+
+@dataclass
+class _Search:
+    """What the attempts of one generation share."""
+
+    count: int  # candidates per attempt
+    rng: random.Random
+    attempts: list[FailedAttempt] = field(default_factory=list)  # shown to the next attempt
+    endpoints: list[str] = field(default_factory=list)
+    fallback: tuple[Verdict, Reply, int] | None = None  # clean but nothing could check it
+    last_problem: str = "no model reply yet"
 
 
 class Generator(ModelSession):
     """Turns stubs into verified functions."""
-
-    # ------------------------------------------------------------ generate a function
 
     def generate(self, source: str, stub: Stub, workspace: Mapping[str, str]) -> Outcome:
         options = self.settings.generate
@@ -48,90 +91,226 @@ class Generator(ModelSession):
             )
             related = [f"# {os.path.basename(f.path)}\n{f.source}" for f in found]
         approach = self._approach(stub, related) if options.use_overseer else None
-        before = self.checker.check(source)
-        attempts: list[FailedAttempt] = []
-        endpoints: list[str] = []
-        last_problem = "no model reply yet"
-        stub_text = region_text(source, region) if stub.kind == "function" else None
+        runnable = self.target.language == "python" and self.checker.can_run
+        plan = _Plan(
+            source,
+            stub,
+            region,
+            region_text(source, region) if stub.kind == "function" else None,
+            self.checker.check(source),
+            example_count(stub.docstring) if runnable and stub.kind == "function" else 0,
+            f"{stub.name}()" if stub.name else f"'{stub.request[:40]}'",
+        )
+        count = max(1, min(options.candidates, endpoint_capacity(self.client, "generator")))
+        search = _Search(count, random.Random())  # fresh seeds each request: no replays
         for attempt in range(1, options.max_attempts + 1):
             if self.cancel is not None:
                 self.cancel.raise_if_cancelled()
-            model = self.client.role_settings("generator").model
-            self.on_step(f"Attempt {attempt}/{options.max_attempts}: writing with {model}")
             prompt = generate_prompt(
                 request=stub.request,
                 signature=stub.signature,
-                stub=stub_text,
+                stub=plan.stub_text,
                 related=related,
                 approach=approach,
                 language=self.target.language,
-                attempts=attempts,
+                attempts=search.attempts,
                 context=_surroundings(source, region),
                 limit=self.settings.max_prompt_chars,
             )
-            reply = self.client.generate_full(
-                prompt=prompt, model_key="generator", cancel=self.cancel, on_step=self.on_step
-            )
-            endpoints.append(reply.endpoint)
-            try:
-                code = extract_code(reply.text, self.target.language, original=stub_text)
-            except NoCodeInReply as exc:
-                last_problem = str(exc)
-                attempts.append(FailedAttempt(reply.text[:2000], last_problem))
-                continue
-            code = narrow_to_function(code, stub.name)
-            problem = _shape_problem(code, stub)
-            if problem:
-                last_problem = problem
-                attempts.append(FailedAttempt(code, problem))
-                self.on_step(f"Attempt {attempt}/{options.max_attempts}: {problem}")
-                continue
-            candidate = self._place(source, stub, code)
-            self.on_step(f"Attempt {attempt}/{options.max_attempts}: verifying")
-            tests = self._tests_for(candidate, stub)
-            after = self.checker.check(candidate, extra_tests=tests)
-            dropped = ""
-            if tests and _not_collected(after, tests):
-                # The model's tests do not even import: they say nothing about the function.
-                self.on_step(f"Attempt {attempt}/{options.max_attempts}: its tests do not load")
-                after = self.checker.check(candidate)
-                dropped = "; its own tests did not load and were left out"
-            if (
-                after.syntax_error is None
-                and after.failures <= before.failures
-                and not (after.tests is not None and not after.tests.ok)
-            ):
-                note = self._evaluate(stub, code) if options.use_evaluator else ""
-                tested = f", {after.passed_tests} test(s) pass" if after.passed_tests else ""
-                message = (
-                    f"Generated on attempt {attempt}/{options.max_attempts} by "
-                    f"{reply.model} at {reply.endpoint}{tested}{dropped}{note}"
-                )
-                new_region = shifted_region(region, source, candidate)
-                return Outcome(
-                    candidate,
-                    region,
-                    region_text(candidate, new_region),
-                    message,
-                    attempt,
-                    before,
-                    after,
-                    tuple(endpoints),
-                )
-            last_problem = after.summary
-            attempts.append(FailedAttempt(code, after.details))
-            self.on_step(f"Still has errors: {after.summary}")
+            won = self._round(plan, search, prompt, attempt)
+            if won is not None:
+                return won
+            if search.fallback is not None:
+                break  # more attempts would not find something that can be checked
+        if search.fallback is not None:
+            return self._offer(plan, *search.fallback, search.endpoints)
         return Outcome(
             None,
             region,
             None,
             f"No working function after {options.max_attempts} attempt(s); the stub "
-            f"is unchanged. Last error: {last_problem}",
+            f"is unchanged. Last error: {_first_line(search.last_problem)}",
             options.max_attempts,
-            before,
+            plan.before,
             None,
+            tuple(search.endpoints),
+        )
+
+    def _round(self, plan: _Plan, search: _Search, prompt: str, attempt: int) -> Outcome | None:
+        """One attempt: `search.count` candidates at once, each checked as it arrives; the
+        outcome of the first that may be offered, or None (the best failure is kept)."""
+        role = self.client.role_settings("generator")
+        step = f"Attempt {attempt}/{self.settings.generate.max_attempts}"
+        count = search.count
+        self.on_step(
+            f"{step}: writing {count} candidates with {role.model}"
+            if count > 1
+            else f"{step}: writing with {role.model}"
+        )
+        best: Verdict | None = None
+        errors: list[LLMError] = []
+        with CandidateRound(
+            self.client,
+            prompt,
+            samplings(count, role.options.get("temperature"), search.rng),
+            cancel=self.cancel,
+            on_step=self.on_step,
+        ) as round_:
+            for reply in round_:
+                if reply.generation is None:
+                    errors.extend([reply.error] if reply.error is not None else [])
+                    continue
+                search.endpoints.append(reply.generation.endpoint)
+                self.on_step(
+                    f"{step}: checking candidate {reply.index}/{count} "
+                    f"from {reply.generation.endpoint}"
+                )
+                verdict = self._judge(plan, reply.generation.text)
+                if verdict.verified or (verdict.candidate and not self._can_verify(plan)):
+                    round_.close()
+                    return self._offer(plan, verdict, reply, attempt, search.endpoints)
+                if verdict.candidate is not None:
+                    search.fallback = search.fallback or (verdict, reply, attempt)
+                    continue
+                search.last_problem = verdict.problem or search.last_problem
+                self.on_step(f"Candidate {reply.index}/{count}: {_first_line(search.last_problem)}")
+                if best is None or verdict.examples_passed > best.examples_passed:
+                    best = verdict
+        if len(errors) == count:
+            raise errors[0]  # no endpoint answered: the feature says so in one sentence
+        if best is not None:
+            search.attempts.append(FailedAttempt(best.code, best.problem or ""))
+        return None
+
+    # ------------------------------------------------------------ one candidate
+
+    def _can_verify(self, plan: _Plan) -> bool:
+        """Whether anything could check a candidate: examples, the user's tests, or the model's."""
+        return bool(
+            plan.examples
+            or (self.checker.can_run and self.checker.test_file is not None)
+            or (self._writes_tests() and plan.stub.kind == "function")
+        )
+
+    def _writes_tests(self) -> bool:
+        return (
+            self.settings.generate.write_tests
+            and self.target.language == "python"
+            and self.checker.can_run
+        )
+
+    def _judge(self, plan: _Plan, reply: str) -> Verdict:
+        """Extract, place and check one candidate: rejected with a reason, or offerable."""
+        stub = plan.stub
+        try:
+            code = extract_code(reply, self.target.language, original=plan.stub_text)
+        except NoCodeInReply as exc:
+            return Verdict(reply[:2000], problem=str(exc))
+        code = narrow_to_function(code, stub.name)
+        problem = _shape_problem(code, stub)
+        if problem:
+            return Verdict(code, problem=problem)
+        candidate = splice(plan.source, plan.region, code)
+        name = stub.name or defined_function_name(candidate, stub.start_line)
+        problem = _undefined_problem(candidate, name) if self.target.language == "python" else None
+        if problem:
+            return Verdict(code, problem=problem)
+        checked = (
+            with_examples(candidate, stub.docstring, name or "it") if plan.examples else candidate
+        )
+        after = self.checker.check(checked)
+        verdict = Verdict(code, after=after)
+        ran = examples_run(after) if plan.examples else None
+        verdict.examples_passed = len(ran[0]) if ran else 0
+        problem = run_problem(plan.before, after, plan.examples)
+        if problem is None and plan.examples:
+            verdict.checked_by.append(f"{plan.examples} docstring example(s)")
+        problem = problem or user_checks(plan.before, after, verdict)
+        if problem:
+            verdict.problem = problem
+            return verdict
+        if self._writes_tests() and (name or stub.name):
+            problem = self._model_checks(checked, plan.stub, name or "", verdict)
+            if problem:
+                verdict.problem = problem
+                return verdict
+        verdict.candidate = candidate
+        if not verdict.checked_by:
+            verdict.unchecked = self._why_unchecked(plan, verdict)
+        return verdict
+
+    def _model_checks(self, checked: str, stub: Stub, name: str, verdict: Verdict) -> str | None:
+        """Tests the model writes for the candidate: they count when they load and pass.
+        `checked` is the file with the candidate (and its examples run, which run again)."""
+        tests = self._tests_for(checked, stub, name)
+        if not tests:
+            verdict.unchecked = "the model wrote no tests for it"
+            return None
+        after = self.checker.check(checked, extra_tests=tests)
+        results = results_by_file(after).get(next(iter(tests)))
+        output = after.tests.stdout + after.tests.stderr if after.tests else ""
+        if results is None or not results.loaded:
+            # Tests that do not import say nothing about the function; never held against it.
+            self.on_step("Its model-written tests do not load; they are left out")
+            verdict.unchecked = "the tests the model wrote for it did not load"
+            return None
+        if results.failed:
+            missing = missing_name(output)
+            head = f"{missing} when its tests call it" if missing else "its tests fail"
+            return f"{head}\n{after.details}"
+        if results.passed:
+            verdict.checked_by.append(f"{len(results.passed)} model-written test(s)")
+        verdict.after = after
+        return None
+
+    def _why_unchecked(self, plan: _Plan, verdict: Verdict) -> str:
+        if self.target.language != "python" or not self.checker.can_run:
+            return "running code is off for this workspace"
+        test_file = self.checker.test_file
+        if test_file is not None and test_file != self.target.path:
+            rel = os.path.relpath(test_file, self.target.workspace_root)
+            what = (
+                f"it has no docstring examples, and no test in {rel} went from failing to passing"
+            )
+        else:
+            what = "it has no docstring examples and no tests of yours"
+        if verdict.unchecked:
+            what += f", and {verdict.unchecked}"
+        return what
+
+    def _offer(
+        self, plan: _Plan, verdict: Verdict, reply: Reply, attempt: int, endpoints: list[str]
+    ) -> Outcome:
+        assert verdict.candidate is not None and reply.generation is not None
+        options = self.settings.generate
+        by = f"{reply.generation.model} at {reply.generation.endpoint}"
+        # The evaluator's score is an opinion, never a check: it is shown, it verifies nothing.
+        note = self._evaluate(plan.stub, verdict.code) if options.use_evaluator else ""
+        if verdict.checked_by:
+            message = (
+                f"Generated {plan.name} on attempt {attempt}/{options.max_attempts} by {by}; "
+                f"checked by {_and(verdict.checked_by)}{note}"
+            )
+        else:
+            hint = (
+                "add `>>>` examples to its docstring to check it"
+                if plan.stub.kind == "function"
+                else "write it as a stub with `>>>` examples in its docstring to check it"
+            )
+            message = f"Wrote {plan.name} by {by} (not verified: {verdict.unchecked}; {hint}){note}"
+        new_region = shifted_region(plan.region, plan.source, verdict.candidate)
+        return Outcome(
+            verdict.candidate,
+            plan.region,
+            region_text(verdict.candidate, new_region),
+            message,
+            attempt,
+            plan.before,
+            verdict.after,
             tuple(endpoints),
         )
+
+    # ------------------------------------------------------------ the other roles
 
     def _approach(self, stub: Stub, related: list[str]) -> str | None:
         model = self.client.role_settings("overseer").model
@@ -167,21 +346,8 @@ class Generator(ModelSession):
         match = _SCORE.search(reply)
         return f"; evaluator score {match.group(1)}/10" if match else ""
 
-    def _place(self, source: str, stub: Stub, code: str) -> str:
-        # A stub is replaced whole; a comment or a selection by the code written for it.
-        return splice(source, Region(stub.start_line, stub.end_line, False), code)
-
-    def _tests_for(self, candidate: str, stub: Stub) -> dict[str, str] | None:
+    def _tests_for(self, candidate: str, stub: Stub, name: str) -> dict[str, str] | None:
         """Quick tests written by the model for the new function (generate.write_tests)."""
-        if (
-            not self.settings.generate.write_tests
-            or self.target.language != "python"
-            or not self.checker.can_run
-        ):
-            return None
-        name = stub.name or defined_function_name(candidate, stub.start_line)
-        if not name:
-            return None
         span = enclosing_function(candidate, stub.start_line)
         code = region_text(candidate, Region(span[0], span[1], False)) if span else candidate
         module = module_name(self.target)
@@ -203,6 +369,14 @@ class Generator(ModelSession):
         return {os.path.join("tests", f"test_generated_{module.replace('.', '_')}.py"): tests}
 
 
+def _undefined_problem(candidate: str, name: str | None) -> str | None:
+    """A NameError waiting to happen: such a candidate is never offered, checked or not."""
+    missing = undefined_names(candidate, name) if name else []
+    if missing:
+        return f"NameError: it uses {', '.join(missing)}, which nothing in the file defines"
+    return None
+
+
 def _shape_problem(code: str, stub: Stub) -> str | None:
     if (
         stub.kind == "function"
@@ -221,10 +395,9 @@ def _surroundings(source: str, region: Region, radius: int = 40) -> str:
     )
 
 
-def _not_collected(check: Check, tests: Mapping[str, str]) -> bool:
-    """Whether pytest could not even collect one of the generated test files."""
-    run = check.tests
-    if run is None or run.ok:
-        return False
-    output = run.stdout + run.stderr
-    return any(f"ERROR collecting {path}" in output for path in tests)
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -1,0 +1,7 @@
+def capitalize_words(sentence):
+    """Return sentence with the first letter of every word in upper case and the rest in lower case.
+
+    >>> capitalize_words('hello world')
+    'Hello World'
+    """
+    return " ".join(word.capitalize() for word in sentence.split(" "))

@@ -1,0 +1,8 @@
+def even_numbers(numbers):
+    """Return a list of the even numbers in numbers, in their order.
+
+    >>> even_numbers([1, 2, 3, 4])
+    [2, 4]
+    >>> even_numbers([1, 3])
+    []
+    """

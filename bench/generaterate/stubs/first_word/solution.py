@@ -1,0 +1,7 @@
+def first_word(sentence):
+    """Return the first word of sentence (words are separated by spaces).
+
+    >>> first_word('hello big world')
+    'hello'
+    """
+    return sentence.split()[0]

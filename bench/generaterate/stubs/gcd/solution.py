@@ -1,0 +1,11 @@
+def gcd(a, b):
+    """Return the greatest common divisor of two positive integers.
+
+    >>> gcd(12, 18)
+    6
+    >>> gcd(7, 5)
+    1
+    """
+    while b:
+        a, b = b, a % b
+    return a

@@ -1,0 +1,7 @@
+def remove_spaces(text):
+    """Return text with every space character removed.
+
+    >>> remove_spaces('a b  c')
+    'abc'
+    """
+    return text.replace(" ", "")

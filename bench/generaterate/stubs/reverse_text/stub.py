@@ -1,0 +1,6 @@
+def reverse_text(text):
+    """Return the string text reversed.
+
+    >>> reverse_text('abc')
+    'cba'
+    """

@@ -1,0 +1,230 @@
+"""What can check a generated function: the stub's docstring examples, names nothing defines,
+and which tests of a run passed or failed, file by file."""
+
+from __future__ import annotations
+
+import builtins
+import doctest
+import re
+import symtable
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from .checker import Check
+
+# pytest's short summary (-rfEp): "PASSED tests/test_x.py::test_y[id]", "FAILED ... - reason",
+# and "ERROR tests/test_x.py" when a file does not even collect.
+_SUMMARY = re.compile(r"^(PASSED|FAILED|ERROR) ([^\s:]+)(?:::(\S+))?", re.MULTILINE)
+# A name or an import the code needs and cannot find: such a function is never offered.
+MISSING_NAME = re.compile(
+    r"\b(NameError|UnboundLocalError|ImportError|ModuleNotFoundError): (.*)$", re.MULTILINE
+)
+_BUILTINS = frozenset(dir(builtins))
+
+# Appended to the file for its check only (never to the edit): the file then runs as usual and
+# ends by running the stub's own examples, one at a time, in the module's globals. One Python
+# process, no pytest: checks run at low priority and pytest's start-up alone costs seconds of
+# CPU on a busy machine.
+EXAMPLES_RUNNER = """
+
+if __name__ == "__main__":  # the docstring examples of {name}(), for Code Evolver's check
+
+    def _code_evolver_examples():
+        import doctest
+
+        examples = doctest.DocTestParser().get_examples({examples!r})
+        flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+        globs = dict(globals())
+        failed = 0
+        for example in examples:
+            runner = doctest.DocTestRunner(optionflags=flags)
+            test = doctest.DocTest([example], globs, {name!r}, None, example.lineno, None)
+            report = []
+            runner.run(test, out=report.append, clear_globs=False)
+            verdict = "failed" if runner.failures else "passed"
+            print("[docstring example, line %d: %s]" % (example.lineno + 1, verdict), flush=True)
+            if runner.failures:
+                failed += 1
+                print("".join(report), flush=True)
+        return failed
+
+    raise SystemExit(1 if _code_evolver_examples() else 0)
+"""
+_EXAMPLE_LINE = re.compile(r"^\[docstring example, line (\d+): (passed|failed)\]$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class FileResults:
+    """The tests of one file in a run: the ids that passed and failed, and whether it loaded."""
+
+    passed: frozenset[str] = frozenset()
+    failed: frozenset[str] = frozenset()
+    loaded: bool = True
+
+
+@dataclass
+class Verdict:
+    """One candidate judged: the new file when it may be offered, and what checked it."""
+
+    code: str
+    candidate: str | None = None  # the whole file with the candidate in place
+    problem: str | None = None  # why it is rejected (and what the next attempt is shown)
+    checked_by: list[str] = field(default_factory=list)  # e.g. "3 docstring example(s)"
+    unchecked: str = ""  # when nothing checked it: why not
+    after: Check | None = None
+    examples_passed: int = 0  # ranks rejected candidates: the best one is shown next
+
+    @property
+    def verified(self) -> bool:
+        return self.candidate is not None and bool(self.checked_by)
+
+
+def examples_run(after: Check) -> tuple[list[int], list[int]] | None:
+    """(lines of passed examples, lines of failed ones) from a run with EXAMPLES_RUNNER, or
+    None when the run never reached the examples."""
+    run = after.run
+    if run is None:
+        return None
+    found = _EXAMPLE_LINE.findall(run.stdout)
+    if not found:
+        return None
+    passed = [int(line) for line, verdict in found if verdict == "passed"]
+    return passed, [int(line) for line, verdict in found if verdict == "failed"]
+
+
+def run_problem(before: Check, after: Check, examples: int) -> str | None:
+    """Why the file with the candidate is worse than before, or its examples fail, if so."""
+    if after.syntax_error:
+        return after.syntax_error
+    run = after.run
+    if run is None:
+        return None
+    results = examples_run(after) if examples else None
+    if results is not None:
+        passed, failed = results
+        if failed or len(passed) < examples:
+            missing = missing_name(run.stdout + run.stderr)
+            if missing:
+                head = f"{missing} when its docstring examples call it"
+            elif not failed:
+                head = f"the docstring example after line {max(passed, default=0)} {run.describe()}"
+            else:
+                head = f"{len(failed)} of {examples} docstring example(s) fail"
+            return f"{head}\n{after.details}"
+        return None
+    if run.ok:
+        return None
+    if before.run is not None and not before.run.ok and before.summary == after.summary:
+        return None  # failing as before, for a reason elsewhere in the file
+    missing = missing_name(run.stderr)
+    return f"{missing} when the file runs" if missing else after.details
+
+
+def user_checks(before: Check, after: Check, verdict: Verdict) -> str | None:
+    """The project's own tests: no test that passed before may fail; those that pass now and
+    did not before go to `verdict.checked_by`."""
+    was_by_file = results_by_file(before)
+    for path, results in results_by_file(after).items():
+        was = was_by_file.get(path, FileResults())
+        broken = was.passed & results.failed
+        if broken:
+            return f"it breaks {', '.join(sorted(broken))} in {path}\n{after.details}"
+        newly = results.passed - was.passed
+        if newly and not results.failed:
+            verdict.checked_by.append(f"{len(newly)} of your tests in {path}")
+    return None
+
+
+def example_count(docstring: str | None) -> int:
+    """How many `>>>` examples a docstring holds (0 when it has none or does not parse)."""
+    if not docstring:
+        return 0
+    try:
+        return len(doctest.DocTestParser().get_examples(docstring))
+    except ValueError:  # e.g. a `>>>` line without the space doctest requires
+        return 0
+
+
+def with_examples(source: str, docstring: str | None, name: str) -> str:
+    """`source` with the docstring's examples run at the end of the file's own run."""
+    if not example_count(docstring):
+        return source
+    return source.rstrip("\n") + "\n" + EXAMPLES_RUNNER.format(examples=docstring, name=name)
+
+
+def results_by_file(check: Check) -> dict[str, FileResults]:
+    """Per test file, the tests that passed and failed in `check`'s test run."""
+    run = check.tests
+    if run is None:
+        return {}
+    passed: dict[str, set[str]] = {}
+    failed: dict[str, set[str]] = {}
+    broken: set[str] = set()
+    for outcome, path, test in _SUMMARY.findall(run.stdout):
+        if not test:
+            broken.add(path)
+            continue
+        (passed if outcome == "PASSED" else failed).setdefault(path, set()).add(test)
+    output = run.stdout + run.stderr
+    broken.update(m.group(1) for m in re.finditer(r"ERROR collecting (\S+)", output))
+    return {
+        path: FileResults(
+            frozenset(passed.get(path, ())), frozenset(failed.get(path, ())), path not in broken
+        )
+        for path in set(passed) | set(failed) | broken
+    }
+
+
+def missing_name(output: str) -> str | None:
+    """The first "NameError: name 'x' is not defined" (or ImportError) line in `output`."""
+    match = MISSING_NAME.search(output)
+    return f"{match.group(1)}: {match.group(2).strip()}" if match else None
+
+
+def undefined_names(source: str, function: str) -> list[str]:
+    """Names that `function` in `source` (or a function nested in it) reads as globals and
+    that neither the module nor the builtins define: calling it would raise NameError.
+
+    Empty when the source does not parse, has a star import, or lacks the function."""
+    try:
+        module = symtable.symtable(source, "<candidate>", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    symbols = module.get_symbols()
+    if any(s.get_name() == "*" for s in symbols):
+        return []  # `from x import *`: anything may be defined
+    defined = {s.get_name() for s in symbols if s.is_assigned() or s.is_imported()}
+    defined |= _declared_global(module)
+    found = [t for t in module.get_children() if t.get_name() == function]
+    if not found:
+        return []
+    missing: list[str] = []
+    for table in _tables(found[-1]):
+        for symbol in table.get_symbols():
+            name = symbol.get_name()
+            if (
+                symbol.is_global()
+                and symbol.is_referenced()
+                and name not in defined
+                and name not in _BUILTINS
+                and not (name.startswith("__") and name.endswith("__"))
+                and name not in missing
+            ):
+                missing.append(name)
+    return missing
+
+
+def _tables(table: symtable.SymbolTable) -> Iterator[symtable.SymbolTable]:
+    yield table
+    for child in table.get_children():
+        yield from _tables(child)
+
+
+def _declared_global(module: symtable.SymbolTable) -> set[str]:
+    """Names some function assigns after `global name`: the module has them once it ran."""
+    names = set()
+    for table in _tables(module):
+        for symbol in table.get_symbols():
+            if symbol.is_declared_global() and symbol.is_assigned():
+                names.add(symbol.get_name())
+    return names
