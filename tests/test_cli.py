@@ -65,7 +65,8 @@ def test_generate_prints_clean_code_and_the_endpoint(fake, write_config, tmp_pat
     assert f"at {fake.url}" in proc.stderr
     # The whole pipeline, a line per step: the overseer's approach, the generator, the run.
     assert "... Consulting overseer llama3" in proc.stderr
-    assert "... Attempt 1/3" in proc.stderr and "verifying" in proc.stderr
+    assert "... Attempt 1/3: writing with codellama" in proc.stderr
+    assert "not verified" in proc.stderr  # nothing the user wrote checks a bare request
     prompts = [r.body["prompt"] for r in fake.requests if r.path == "/api/generate"]
     assert any("add 1 plus 1" in p for p in prompts)
 
