@@ -191,3 +191,9 @@ def test_incremental_changes_below_a_line_separator_land_on_their_line() -> None
     document = types.VersionedTextDocumentIdentifier(version=2, uri=uri)
     workspace.update_text_document(document, change)
     assert workspace.get_text_document(uri).source == "a\u2028b\nc😀D\n"
+
+
+def test_pygls_answers_exit_with_sys_exit() -> None:
+    """run_session keeps a client's `exit` to its own session by catching SystemExit."""
+    source = inspect.getsource(LanguageServerProtocol.lsp_exit)
+    assert "sys.exit(" in source

@@ -145,6 +145,29 @@ def use_lsp_lines(workspace: Workspace) -> None:
     workspace._create_text_document = create  # type: ignore[method-assign]
 
 
+async def run_session(server: LanguageServer, reader: Any, writer: Any) -> None:
+    """pygls' own message loop (`run_async`) for one connection, until shutdown or `exit`.
+
+    pygls' `shutdown()` ends the loop through `_stop_event`, which only its own start_io and
+    start_tcp set; and pygls answers the client's `exit` with `sys.exit()`, which here must end
+    this session only (a TCP server serves many).
+    """
+    stop = threading.Event()
+    server._stop_event = stop
+    server.protocol.set_writer(writer)
+    try:
+        await run_async(
+            stop_event=stop,
+            reader=reader,
+            protocol=server.protocol,
+            error_handler=server.report_server_error,
+        )
+    except SystemExit:
+        pass
+    finally:
+        stop.set()
+
+
 def serve_stdio(server: LanguageServer) -> None:
     """LSP over stdin/stdout with stdin read by the event loop itself.
 
@@ -159,20 +182,12 @@ def serve_stdio(server: LanguageServer) -> None:
     if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
         server.start_io()  # a regular file cannot be watched by the loop
         return
-    stop = threading.Event()
-    server._stop_event = stop
 
     async def main() -> None:
         reader = asyncio.StreamReader(limit=1 << 20)
         loop = asyncio.get_running_loop()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        server.protocol.set_writer(CoalescingWriter(sys.stdout.buffer, loop))
-        await run_async(
-            stop_event=stop,
-            reader=reader,
-            protocol=server.protocol,
-            error_handler=server.report_server_error,
-        )
+        await run_session(server, reader, CoalescingWriter(sys.stdout.buffer, loop))
 
     try:
         asyncio.run(main())

@@ -14,12 +14,11 @@ import contextlib
 import contextvars
 import logging
 import sys
-import threading
 from collections.abc import Callable
 
-from pygls.io_ import run_async
 from pygls.lsp.server import LanguageServer
 
+from .pygls_patches import run_session
 from .state import ServerState
 
 log = logging.getLogger("code_evolver.lsp")
@@ -102,23 +101,13 @@ async def _session(
     handler.addFilter(_OwnSessionOnly(session))
     ours = logging.getLogger("code_evolver")
     ours.addHandler(handler)
-    stop = threading.Event()
-    server._stop_event = stop  # pygls' shutdown() sets it to end this session's loop
-    server.protocol.set_writer(writer)  # has write(bytes), as pygls start_tcp uses it
     try:
-        await run_async(
-            stop_event=stop,
-            reader=reader,
-            protocol=server.protocol,
-            error_handler=server.report_server_error,
-        )
-    except SystemExit:
-        pass  # the client's `exit`: pygls calls sys.exit(), which must end this session only
+        # The writer has write(bytes), as pygls' own start_tcp uses it.
+        await run_session(server, reader, writer)
     except (ConnectionError, asyncio.IncompleteReadError):
         pass  # the editor went away mid-message
     finally:
         ours.removeHandler(handler)
-        stop.set()
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
