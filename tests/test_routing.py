@@ -230,12 +230,14 @@ def test_the_rotation_carries_over_between_runs(fake_factory: Factory, write_con
 def test_cli_runs_in_a_loop_spread_their_load(fake_factory: Factory, write_config, tmp_path):
     a, b = fake_factory(), fake_factory()
     a.reply = b.reply = "```python\nprint(1)\n```"
-    config = write_config(role_config({"generator": [a.url, b.url]}))
+    # One model request per run: one candidate, no overseer, no model-written tests.
+    config = write_config({**role_config({"generator": [a.url, b.url]}),
+                           "generate": {"candidates": 1, "related_functions": 0}})
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     for _ in range(4):
         proc = subprocess.run(
             [sys.executable, "-m", "code_evolver", "generate", "--config", str(config), "one"],
-            capture_output=True, text=True, timeout=120, env=env, check=False,
+            capture_output=True, text=True, timeout=120, env=env, check=False, cwd=tmp_path,
         )
         assert proc.returncode == 0, proc.stderr
     assert (a.generate_count, b.generate_count) == (2, 2)
