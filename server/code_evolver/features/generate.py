@@ -17,7 +17,6 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import PositionCodec, TextDocument
 
-from ..lsp.edits import server_position
 from ..lsp.state import ServerState
 from ..pipeline.stubs import selection_stub
 from ..values import Stub
@@ -68,19 +67,25 @@ def stub_for(
         last_char = int(end.get("character", first_char))
     except (TypeError, ValueError):
         return None
-    first_char = _code_points(codec, source, first, first_char)
-    last_char = _code_points(codec, source, last, last_char)
     found = state.stub_at(uri, version, source, max(first, 0))
     if found is not None or (first, first_char) == (last, last_char):
-        return found
+        return found  # a cursor, not a selection: its column does not matter
+    lines = state.lines_of(uri, version, source)
+    first_char = _code_points(codec, lines, first, first_char)
+    last_char = _code_points(codec, lines, last, last_char)
     stub = selection_stub(source, first, first_char, last, last_char)
     return stub if stub is not None and len(stub.request.split()) >= 2 else None
 
 
-def _code_points(codec: PositionCodec, source: str, line: int, character: int) -> int:
-    """A client's character on `line` as an index into that line's text."""
-    on_line, column = server_position(codec, source, line, character)
-    return column if on_line == line else character
+def _code_points(codec: PositionCodec, lines: list[str], line: int, character: int) -> int:
+    """A client's character on `line` as an index into that line's text (clamped to it)."""
+    if not 0 <= line < len(lines):
+        return character
+    content = lines[line]
+    if character >= codec.client_num_units(content):
+        return len(content)
+    position = types.Position(line=0, character=max(character, 0))
+    return codec.position_from_client_units([content], position).character
 
 
 def offer(

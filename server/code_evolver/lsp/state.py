@@ -108,8 +108,11 @@ class ServerState:
 
     # ------------------------------------------------------------ documents
 
-    def stub_at(self, uri: str, version: int | None, source: str, line: int) -> Stub | None:
-        """The stub at `line`, worked out once per document version and line."""
+    def lines_of(self, uri: str, version: int | None, source: str) -> list[str]:
+        """The document's lines (LSP rules, no line ends), split once per version."""
+        return self._facts_of(uri, version, source).lines
+
+    def _facts_of(self, uri: str, version: int | None, source: str) -> DocumentFacts:
         with self._lock:
             facts = self._facts.get(uri)
             fresh = facts is None or facts.version != version or version is None
@@ -118,6 +121,11 @@ class ServerState:
             with self._lock:
                 self._facts[uri] = facts
         assert facts is not None
+        return facts
+
+    def stub_at(self, uri: str, version: int | None, source: str, line: int) -> Stub | None:
+        """The stub at `line`, worked out once per document version and line."""
+        facts = self._facts_of(uri, version, source)
         if line in facts.stubs:
             return facts.stubs[line]
         found = stub_near(facts.lines, line)
