@@ -6,7 +6,7 @@ round times, in rotating order, one run of `prog.py` each way:
 - bare: `subprocess.run([python, prog.py], cwd=root, capture_output=True)`, the baseline;
 - runner: the runner without isolation (limits, priority, process-group kill), for reference;
 - namespaces: a sandbox place (upper layer with the candidate written in it) and the run in
-  user, mount, PID and network namespaces over an overlay of the project (unshare + ns_init);
+  user, mount, PID and network namespaces over an overlay of the project (unshare, a shell as the first process, mount);
 - copy: the fallback, a fresh copy of the 2,000-file project for the run.
 
 Each figure is the median over repeats of the per-repeat median; the overhead rows subtract the

@@ -17,6 +17,9 @@ import pytest
 from code_evolver.sandbox import FORCE_VARIABLE, isolation_in_force
 
 MODES = ("namespaces", "copy")
+# Set by .ci/run: CI's machines have user namespaces, so a sandbox that stops working there is a
+# failure, not a skip (a broken probe once turned every namespace test into a skip).
+REQUIRE_VARIABLE = "CODE_EVOLVER_REQUIRE_NAMESPACES"
 
 
 def use_mode(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,6 +30,8 @@ def use_mode(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(FORCE_VARIABLE, raising=False)
     found = isolation_in_force()
     if not found.namespaces:
+        if os.environ.get(REQUIRE_VARIABLE) == "1":
+            pytest.fail(f"{REQUIRE_VARIABLE}=1, but no namespaces: {found.reason}")
         pytest.skip(f"no namespaces here: {found.reason}")
 
 

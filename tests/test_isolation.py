@@ -10,6 +10,7 @@ the fallback. A test that needs the namespaces is skipped, saying why, where the
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,14 +25,18 @@ import pytest
 from code_evolver import ConfigManager
 from code_evolver.config import Settings
 from code_evolver.pipeline.checker import Check, Checker
+from code_evolver.pipeline.runner import run_and_capture
 from code_evolver.sandbox import (
     FORCE_VARIABLE,
+    Sandbox,
     describe_isolation,
     isolation_in_force,
     project_python,
 )
 from code_evolver.sandbox.interpreter import BUNDLED_VARIABLE
+from code_evolver.sandbox.isolation import NamespaceRun
 from code_evolver.sandbox.report import run_report
+from code_evolver.sandbox.run_status import SETUP_FAILED
 from code_evolver.sandbox.sweep import MARKER, PREFIX, sweep_dead
 from code_evolver.values import Target
 from sandbox_kit import MODES, kill_marked, marked, new_mark, use_mode
@@ -433,3 +438,36 @@ def test_scratch_folders_of_dead_processes_are_swept_and_no_others(tmp_path: Pat
     (dead / "run1" / "locked").mkdir(mode=0)  # as overlayfs leaves its work folder
     assert sweep_dead(str(tmp_path)) == [str(dead)]
     assert not dead.exists() and alive.exists() and unmarked.exists()
+
+
+def test_a_run_killed_by_a_signal_in_its_namespace_says_which(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_mode("namespaces", monkeypatch)
+    sandbox = Sandbox(str(tmp_path), isolation_in_force(), network=False)
+    program = "import os, signal\nprint('before')\nos.kill(os.getpid(), signal.SIGSEGV)\n"
+    try:
+        with sandbox.place({"prog.py": program}) as place:
+            result = run_and_capture(
+                [sys.executable, place.path("prog.py")], cwd=place.root, namespace=place.namespace
+            )
+    finally:
+        sandbox.close()
+    assert result.exit_code == -signal.SIGSEGV and result.stdout == "before\n"
+    assert "was killed by SIGSEGV" in result.describe()
+
+
+def test_a_namespace_that_cannot_be_set_up_says_why_and_runs_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_mode("namespaces", monkeypatch)
+    marker = tmp_path / "ran"
+    # An upper layer that does not exist: the overlay mount fails before the program starts.
+    spec = NamespaceRun(str(tmp_path), str(tmp_path / "missing"), str(tmp_path / "gone"), False)
+    result = run_and_capture(
+        [sys.executable, "-c", f"open({str(marker)!r}, 'w')"], cwd=str(tmp_path), namespace=spec
+    )
+    assert result.exit_code is None and not marker.exists()
+    assert result.stderr.startswith(SETUP_FAILED), result.stderr
+    assert f"the overlay of {tmp_path} could not be mounted" in result.stderr
+    assert "mounted: mount: " in result.stderr  # and what mount itself said

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from typing import IO
 
 from ..cancel import CancelToken
 from ..sandbox.isolation import NamespaceRun
-from ..sandbox.run_status import StatusPipe, exit_code_from, setup_problem
+from ..sandbox.run_status import program_exit_code, setup_problem
 from .run_child import RUN_MARK, child_environment, kill_group, kill_marked, limiter
 from .run_clock import RunClock
 
@@ -111,7 +112,7 @@ def run_and_capture(
     `timeout` is wall-clock time and `cpu_limit_s` CPU time (RLIMIT_CPU; by default the
     timeout's). `patient`: the timeout leaves out time the run spent waiting for a busy CPU
     (run_clock.py). With `namespace` the run happens in new user, mount, PID (and network)
-    namespaces over an overlay of the project (sandbox/ns_init.py): when it ends, every process
+    namespaces over an overlay of the project (sandbox/isolation.py): when it ends, every process
     it started ends. Without, the child gets its own session, so on timeout or cancel the whole
     process group is killed, grandchildren included, and what is left after a normal exit too.
     Either way the run is killed when the thread that started it ends (PR_SET_PDEATHSIG).
@@ -186,14 +187,14 @@ class _Plan:
         return _not_started(self.args, reason, self.timeout)
 
 
-def _spawn(plan: _Plan, status: StatusPipe | None) -> subprocess.Popen[bytes] | RunResult:
+def _spawn(plan: _Plan) -> subprocess.Popen[bytes] | RunResult:
     args, command = plan.args, list(plan.args)
-    if plan.namespace is not None and status is not None:
+    if plan.namespace is not None:
         # The namespace's first process starts the program, so an unknown command is caught
         # here, where it can still be said plainly.
         if shutil.which(args[0], path=plan.env.get("PATH")) is None:
             return plan.not_started(f"command not found: {args[0]}")
-        command = plan.namespace.command(args, plan.cwd, status.write_end)
+        command = plan.namespace.command(args, plan.cwd)
     try:
         return subprocess.Popen(
             command,
@@ -203,7 +204,6 @@ def _spawn(plan: _Plan, status: StatusPipe | None) -> subprocess.Popen[bytes] | 
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             close_fds=True,
-            pass_fds=(status.write_end,) if status is not None else (),
             start_new_session=os.name == "posix",
             creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
             # Limits and priority are set in the child before exec, so no instruction of the
@@ -217,32 +217,65 @@ def _spawn(plan: _Plan, status: StatusPipe | None) -> subprocess.Popen[bytes] | 
         return plan.not_started(f"permission denied: {args[0]}")
     except (OSError, subprocess.SubprocessError) as error:
         return plan.not_started(f"could not start {args[0]}: {error}")
-    finally:
-        if status is not None:
-            status.close_write_end()
 
 
 def _wait(plan: _Plan, process: subprocess.Popen[bytes]) -> None:
     """Wait for the process; TimeoutExpired when its time is up."""
-    if not plan.patient:
-        process.wait(timeout=plan.wait_for)
-        return
-    clock = RunClock(process.pid, plan.wait_for)
-    while True:
-        try:
-            process.wait(timeout=clock.wait_step())
+    with _ExitWatch(process) as watch:
+        if not plan.patient:
+            watch.wait(plan.wait_for)
             return
-        except subprocess.TimeoutExpired:
-            if clock.expired():
-                raise
+        clock = RunClock(process.pid, plan.wait_for)
+        while True:
+            try:
+                watch.wait(clock.wait_step())
+                return
+            except subprocess.TimeoutExpired:
+                if clock.expired():
+                    raise
+
+
+class _ExitWatch:
+    """Waiting for a child's exit with a timeout, woken the moment it exits.
+
+    Popen.wait(timeout) polls with sleeps that double up to 50 ms, which added 5-10 ms to a
+    10 ms run (measured here: the runner took 21 ms where subprocess.run took 11). A pidfd
+    (Linux 5.3+) becomes readable when the process exits; elsewhere Popen.wait polls as before.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self._process = process
+        self._poll: select.poll | None = None
+        self._fd = -1
+        pidfd_open = getattr(os, "pidfd_open", None)
+        if pidfd_open is not None and hasattr(select, "poll"):
+            try:
+                self._fd = pidfd_open(process.pid)
+            except OSError:
+                return  # an older kernel, or a seccomp filter that refuses the call
+            self._poll = select.poll()
+            self._poll.register(self._fd, select.POLLIN)
+
+    def __enter__(self) -> _ExitWatch:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def wait(self, timeout: float | None) -> None:
+        if self._poll is None or timeout is None:
+            self._process.wait(timeout=timeout)
+            return
+        if not self._poll.poll(math.ceil(max(0.0, timeout) * 1000)):
+            raise subprocess.TimeoutExpired(self._process.args, timeout)
+        self._process.wait()
 
 
 def _run_started(plan: _Plan) -> RunResult:
-    status = StatusPipe() if plan.namespace is not None else None
-    process = _spawn(plan, status)
+    process = _spawn(plan)
     if isinstance(process, RunResult):
-        if status is not None:
-            status.close()
         return process
     assert process.stdout is not None and process.stderr is not None
     limit = plan.output_limit
@@ -285,12 +318,11 @@ def _run_started(plan: _Plan) -> RunResult:
     stdout.join(_DRAIN_GRACE)
     stderr.join(max(0.0, drained_by - time.monotonic()))
     exit_code = None if (timed_out or cancelled) else process.returncode
-    if status is not None:
-        said = status.read()
-        problem = setup_problem(said, plan.args[0]) if exit_code is not None else None
+    if plan.namespace is not None and exit_code is not None:
+        problem = setup_problem(exit_code, stderr.text())
         if problem is not None:
             return plan.not_started(problem)
-        exit_code = exit_code_from(said, exit_code) if exit_code is not None else None
+        exit_code = program_exit_code(exit_code)
     return RunResult(
         argv=plan.args,
         exit_code=exit_code,

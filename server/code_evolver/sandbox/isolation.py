@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from .run_status import MARK, SETUP_EXIT, SETUP_FAILED, setup_problem
 
 __all__ = [
     "FORCE_VARIABLE",
@@ -22,8 +25,26 @@ __all__ = [
 
 # CODE_EVOLVER_ISOLATION=copy forces the scratch-copy fallback (CI runs the tests both ways).
 FORCE_VARIABLE = "CODE_EVOLVER_ISOLATION"
-_INIT = str(Path(__file__).with_name("ns_init.py"))
+_LOOPBACK = str(Path(__file__).with_name("loopback.py"))
 _UNSHARE = ("--user", "--map-root-user", "--mount", "--pid", "--fork", "--kill-child")
+_SBIN = os.pathsep.join(("/usr/sbin", "/sbin", "/usr/bin", "/bin"))
+# The first process of the run's PID namespace, as root of its user namespace: mount the
+# overlay, bring up the loopback, then start the program through a nested user and mount
+# namespace (the run is the user again, not root, and the mounts above are locked, so it cannot
+# unmount the overlay to reach the real workspace). util-linux and a POSIX shell, no Python:
+# a Python first process cost 15-20 ms of start-up per run (bench/isolation.py). It stays the
+# namespace's PID 1 until the program ends; when it exits the kernel kills everything left.
+# Its exit code is the program's (run_status.py); a failed set-up is one marked stderr line.
+_FIRST = f"""fail() {{ echo "{MARK}$1" >&2; exit {SETUP_EXIT}; }}
+root=$1 upper=$2 work=$3 cwd=$4 uid=$5 gid=$6 loopback=$7
+shift 7
+mount -t overlay overlay -o "userxattr,lowerdir=$root,upperdir=$upper,workdir=$work" "$root" \\
+  || fail "the overlay of $root could not be mounted"
+if [ -n "$loopback" ]; then
+  eval "$loopback" || fail "the loopback interface could not be brought up"
+fi
+unshare --user --map-user="$uid" --map-group="$gid" --mount --wd="$cwd" -- "$@"
+"""
 # Sysctls that switch unprivileged user namespaces off, and how each says "off".
 _SWITCHES = (
     ("/proc/sys/kernel/unprivileged_userns_clone", "0", "kernel.unprivileged_userns_clone=0"),
@@ -57,26 +78,33 @@ class NamespaceRun:
     work: str  # overlayfs' work folder (same file system as `upper`)
     network: bool
 
-    def command(self, argv: tuple[str, ...], cwd: str, status_fd: int) -> list[str]:
+    def command(self, argv: tuple[str, ...], cwd: str) -> list[str]:
         flags = _UNSHARE if self.network else (*_UNSHARE, "--net")
         return [
             _unshare_path(),
             *flags,
-            sys.executable,
-            "-I",
-            "-S",
-            _INIT,
-            str(status_fd),
+            "--mount-proc",
+            "/bin/sh",
+            "-c",
+            _FIRST,
+            "sh",
             self.root,
             self.upper,
             self.work,
             cwd,
             str(os.getuid()),
             str(os.getgid()),
-            "0" if self.network else "1",
-            "--",
+            "" if self.network else _loopback_command(),
             *argv,
         ]
+
+
+def _loopback_command() -> str:
+    """`ip link set lo up`, or where iproute2 is missing the same from a few lines of Python."""
+    ip = shutil.which("ip", path=_SBIN)
+    if ip is not None:
+        return f"{shlex.quote(ip)} link set lo up"
+    return f"{shlex.quote(sys.executable)} -I -S {shlex.quote(_LOOPBACK)}"
 
 
 _lock = threading.Lock()
@@ -138,30 +166,18 @@ def _probe_in(scratch: Path) -> Isolation:
     (lower / "file").write_text("lower")
     spec = NamespaceRun(str(lower), str(upper), str(work), network=False)
     script = "open('file', 'w').write('upper')"
-    read_end, write_end = os.pipe()
     try:
-        argv = spec.command((sys.executable, "-I", "-S", "-c", script), str(lower), write_end)
-        done = subprocess.run(
-            argv,
-            cwd=str(lower),
-            pass_fds=(write_end,),
-            capture_output=True,
-            timeout=30,
-            check=False,
-        )
-        os.close(write_end)
-        write_end = -1
-        status = os.read(read_end, 4096).decode(errors="replace").strip()
+        argv = spec.command((sys.executable, "-I", "-S", "-c", script), str(lower))
+        done = subprocess.run(argv, cwd=str(lower), capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.SubprocessError) as error:
         return Isolation("copy", f"the namespace probe could not run ({error})")
     finally:
-        os.close(read_end)
-        if write_end >= 0:
-            os.close(write_end)
         _make_removable(work)
-    if status == "exit 0" and (lower / "file").read_text() == "lower":
+    if done.returncode == 0 and (lower / "file").read_text() == "lower":
         return Isolation("namespaces", "the probe mounted an overlay in a user namespace")
-    said = status.removeprefix("error ") or (done.stderr.decode(errors="replace").strip())
+    stderr = done.stderr.decode(errors="replace")
+    problem = setup_problem(done.returncode, stderr)
+    said = problem.removeprefix(SETUP_FAILED).strip(" ()") if problem else stderr.strip()
     first = said.splitlines()[0] if said else f"exit code {done.returncode}"
     return Isolation("copy", f"a user namespace with an overlay mount failed here ({first})")
 

@@ -1,63 +1,37 @@
-"""The status pipe: how the namespace's first process (ns_init.py) says how a run ended."""
+"""How a namespaced run ended, read from what its first process (isolation.py `_FIRST`) left.
+
+No side channel: the exit code is the kernel's (through `unshare`), and a sandbox that could not
+be set up says so in one marked line on stderr, before the program ever started, with exit
+code 125. A program cannot fake its own exit code this way, only its own "not started".
+"""
 
 from __future__ import annotations
 
-import contextlib
-import os
-
-__all__ = ["SETUP_FAILED", "StatusPipe", "exit_code_from", "setup_problem"]
+__all__ = ["MARK", "SETUP_EXIT", "SETUP_FAILED", "program_exit_code", "setup_problem"]
 
 # How a run's stderr begins when its namespaces or overlay could not be made (not started).
 SETUP_FAILED = "the sandbox for the run could not be set up"
+MARK = "code-evolver-sandbox: "
+SETUP_EXIT = 125
+# A shell reports a child killed by signal N as exit code 128+N; N goes up to SIGRTMAX (64).
+_SIGNALLED = range(129, 193)
 
 
-class StatusPipe:
-    """The pipe on which the namespace's first process says how the run ended."""
-
-    def __init__(self) -> None:
-        self.read_end, self.write_end = os.pipe()
-        os.set_blocking(self.read_end, False)
-
-    def close_write_end(self) -> None:
-        if self.write_end >= 0:
-            os.close(self.write_end)
-            self.write_end = -1
-
-    def read(self) -> list[str]:
-        # The runner waited for `unshare`, which waits for its child: what was said is there.
-        data = b""
-        with contextlib.suppress(OSError):
-            while chunk := os.read(self.read_end, 4096):
-                data += chunk
-        self.close()
-        return data.decode("utf-8", errors="replace").splitlines()
-
-    def close(self) -> None:
-        self.close_write_end()
-        if self.read_end >= 0:
-            os.close(self.read_end)
-            self.read_end = -1
+def setup_problem(exit_code: int, stderr: str) -> str | None:
+    """Why the run's namespaces could not be set up, with what the failing command printed."""
+    if exit_code != SETUP_EXIT or MARK not in stderr:
+        return None
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    said = next(line for line in lines if line.startswith(MARK)).removeprefix(MARK)
+    printed = [line for line in lines if not line.startswith(MARK)]
+    detail = f": {printed[0]}" if printed else ""  # mount adds a line on dmesg after its own
+    return f"{SETUP_FAILED} ({said}{detail})"
 
 
-def setup_problem(said: list[str], program: str) -> str | None:
-    for line in said:
-        word, _, rest = line.partition(" ")
-        if word == "error":
-            return f"{SETUP_FAILED} ({rest})"
-        if word == "exec":
-            number, _, reason = rest.partition(" ")
-            if number == "2":
-                return f"command not found: {program}"
-            if number == "13":
-                return f"permission denied: {program}"
-            return f"could not start {program}: {reason}"
-    return None
+def program_exit_code(exit_code: int) -> int:
+    """The program's own ending: its exit code, or minus the signal that killed it.
 
-
-def exit_code_from(said: list[str], fallback: int) -> int:
-    """The program's own ending: its exit code, or minus the signal that killed it."""
-    for line in said:
-        word, _, number = line.partition(" ")
-        if word in ("exit", "signal") and number.lstrip("-").isdigit():
-            return int(number) if word == "exit" else -int(number)
-    return fallback
+    Its first process is a shell, which says 128+N for a child killed by signal N; a program
+    that exits with such a code on its own is reported as killed, as a shell would say too.
+    """
+    return -(exit_code - 128) if exit_code in _SIGNALLED else exit_code
