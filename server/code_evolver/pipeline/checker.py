@@ -354,4 +354,3 @@ def stdin_text(value: str | None, root: str) -> str | None:
         if os.path.isfile(path):
             return read_text(path)
     return value
-
