@@ -9,6 +9,7 @@ the fallback. A test that needs the namespaces is skipped, saying why, where the
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -471,3 +472,68 @@ def test_a_namespace_that_cannot_be_set_up_says_why_and_runs_nothing(
     assert result.stderr.startswith(SETUP_FAILED), result.stderr
     assert f"the overlay of {tmp_path} could not be mounted" in result.stderr
     assert "mounted: mount: " in result.stderr  # and what mount itself said
+
+
+SEE_ALL = """\
+import json, os
+seen = {}
+for folder, folders, files in os.walk("."):
+    for name in files:
+        path = os.path.join(folder, name)
+        seen[path] = open(path).read()
+    for name in folders:
+        seen[os.path.join(folder, name)] = oct(os.stat(os.path.join(folder, name)).st_mode & 0o700)
+print(json.dumps(seen, sort_keys=True))
+"""
+
+WRECK = """\
+import os, shutil
+open("notes.txt", "w").write("overwritten")
+os.remove("keep.txt")
+os.rename("data/input.csv", "data/moved.csv")
+os.mkdir("made"); open("made/x.txt", "w").write("x")
+os.remove("sub/mod.py"); os.mkdir("sub/mod.py")
+os.chmod("data", 0)
+open(".venv_of_the_run", "w").write("junk")
+"""
+
+
+def test_a_later_run_never_sees_what_an_earlier_one_did_and_sees_the_users_edits(
+    tmp_path: Path, isolation: str
+) -> None:
+    root = _project(
+        tmp_path / "ws",
+        {
+            "prog.py": "print('the original')\n",
+            "notes.txt": "the user's notes\n",
+            "keep.txt": "keep me\n",
+            "data/input.csv": "a,b\n",
+            "sub/mod.py": "VALUE = 1\n",
+        },
+    )
+    sandbox = Sandbox(str(root), isolation_in_force(), network=False)
+
+    def run(program: str) -> str:
+        with sandbox.place({"prog.py": program}) as place:
+            done = run_and_capture(
+                [sys.executable, place.path("prog.py")],
+                cwd=place.root,
+                namespace=place.namespace,
+            )
+        assert done.ok, done
+        return done.stdout
+
+    try:
+        first = run(SEE_ALL)
+        run(WRECK)
+        assert run(SEE_ALL) == first
+        (root / "notes.txt").write_text("edited by the user\n")
+        (root / "sub" / "new.py").write_text("NEW = 2\n")
+        (root / "keep.txt").unlink()
+        after_edit = json.loads(run(SEE_ALL))
+    finally:
+        sandbox.close()
+    assert after_edit["./notes.txt"] == "edited by the user\n"
+    assert after_edit["./sub/new.py"] == "NEW = 2\n"
+    assert "./keep.txt" not in after_edit
+    assert after_edit["./prog.py"] == SEE_ALL

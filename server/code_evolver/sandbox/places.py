@@ -10,8 +10,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .copy_pool import CopyPool
 from .isolation import Isolation, NamespaceRun
-from .project_copy import copy_project
 from .sweep import make_scratch, remove_tree
 
 __all__ = ["RunPlace", "Sandbox"]
@@ -47,6 +47,7 @@ class Sandbox:
         self._count = 0
         self._lock = threading.Lock()
         self._removals: list[threading.Thread] = []
+        self._copies: CopyPool | None = None
         self.isolation = isolation
         if isolation.namespaces:
             unusable = self._overlay_problem()
@@ -85,25 +86,39 @@ class Sandbox:
     @contextlib.contextmanager
     def place(self, files: Mapping[str, str]) -> Iterator[RunPlace]:
         """A place for one run with `files` (paths relative to the project) holding the given
-        text; everything the run writes is removed when the block ends."""
+        text; nothing the run writes reaches the project or a later run (an overlay's upper
+        layer is removed when the block ends; a kept copy is brought back before its next run)."""
         with self._lock:
             self._count += 1
             number = self._count
         folder = Path(self.scratch, f"run{number}")
         tmp = folder / "tmp"
         tmp.mkdir(parents=True)
+        copies = self._copy_pool() if not self.isolation.namespaces else None
+        copy = None
         try:
-            if self.isolation.namespaces:
+            copy = copies.take() if copies is not None else None
+            if copy is None:
                 yield self._overlay_place(folder, tmp, files)
             else:
-                yield self._copy_place(folder, tmp, files)
+                _write_files(Path(copy.root), files)
+                yield RunPlace(copy.root, self.root, str(tmp), None)
         finally:
-            # Off the run's path: the result is ready before thousands of copied files are
-            # gone. close() waits for it; if the worker dies first, the next one sweeps.
+            if copies is not None and copy is not None:
+                copies.give_back(copy)  # brought back in line with the project when next taken
+            # Off the run's path: the result is ready before the run's files are gone.
+            # close() waits for it; if the worker dies first, the next one sweeps.
             removal = threading.Thread(target=remove_tree, args=(str(folder),), daemon=True)
             removal.start()
             with self._lock:
                 self._removals = [r for r in self._removals if r.is_alive()] + [removal]
+
+    def _copy_pool(self) -> CopyPool:
+        scratch = self.scratch
+        with self._lock:
+            if self._copies is None:
+                self._copies = CopyPool(self.root, scratch)
+            return self._copies
 
     def _overlay_place(self, folder: Path, tmp: Path, files: Mapping[str, str]) -> RunPlace:
         upper, work = folder / "upper", folder / "work"
@@ -115,13 +130,6 @@ class Sandbox:
         real = os.path.realpath(self.root)
         spec = NamespaceRun(real, str(upper), str(work), self.network)
         return RunPlace(self.root, self.root, str(tmp), spec)
-
-    def _copy_place(self, folder: Path, tmp: Path, files: Mapping[str, str]) -> RunPlace:
-        copy = folder / "project"
-        copy.mkdir()
-        copy_project(self.root, str(copy))
-        _write_files(copy, files)
-        return RunPlace(str(copy), self.root, str(tmp), None)
 
 
 def _write_files(base: Path, files: Mapping[str, str]) -> None:

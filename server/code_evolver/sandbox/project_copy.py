@@ -1,4 +1,4 @@
-"""The fallback's scratch copy of a project: every file a run may read, none it may damage.
+"""Copying a project's files for the fallback: every file a run may read, none it may damage.
 
 No hard links: a link shares the user's inode, so a run writing a file in place (open(p, "w"),
 chmod, truncate) would change the user's file, and nothing tells ahead which files a run will
@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 
-__all__ = ["SKIP_DIRS", "ProjectTooLarge", "copy_project"]
+__all__ = ["MAX_FILES", "SKIP_DIRS", "ProjectTooLarge", "clone_or_copy", "link_target"]
 
 # Folders a run does not need to see in the copy: version control, environments (the project's
 # interpreter is used from its real place), caches and build output.
@@ -41,55 +41,29 @@ MAX_FILES = 20_000
 _FICLONE = 0x40049409  # Linux ioctl: share the extents of another file, copy on write
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _SMALL = 1 << 20
+# Per file system (device): whether clones may work there; False after the first refusal.
+_CLONES: dict[int, list[bool]] = {}
 
 
 class ProjectTooLarge(Exception):
     """The project has more files than a per-run copy can afford."""
 
 
-def copy_project(source: str, dest: str, *, max_files: int = MAX_FILES) -> int:
-    """Copy `source` into the existing folder `dest`; returns the number of files copied."""
-    root = os.path.realpath(source)
-    count = 0
-    # The first file tells whether this file system clones; no second try when it does not.
-    clones = [sys.platform.startswith("linux")]
-    pending = [(root, dest)]
-    while pending:
-        here, there = pending.pop()
-        try:
-            entries = list(os.scandir(here))
-        except OSError:
-            continue  # unreadable for the user too
-        for entry in entries:
-            target = os.path.join(there, entry.name)
-            try:
-                if entry.is_symlink():
-                    _copy_link(entry.path, target, root, dest)
-                elif entry.is_dir():
-                    if entry.name in SKIP_DIRS or entry.name.endswith(".egg-info"):
-                        continue
-                    os.mkdir(target)
-                    pending.append((entry.path, target))
-                elif entry.is_file():
-                    count += 1
-                    if count > max_files:
-                        raise ProjectTooLarge(
-                            f"{source} has more than {max_files} files to copy for each run"
-                        )
-                    _clone_or_copy(entry.path, target, clones)
-            except OSError:
-                continue  # a file that vanished or cannot be read is missing for the run too
-    return count
+def clone_or_copy(source: str, target: str) -> None:
+    """`target` (which must not exist) becomes a clone of `source` where the file system can,
+    else a copy; its permission bits follow."""
+    device = os.stat(os.path.dirname(target) or ".").st_dev
+    clones = _CLONES.setdefault(device, [sys.platform.startswith("linux")])
+    _clone_or_copy(source, target, clones)
 
 
-def _copy_link(link: str, target: str, root: str, dest: str) -> None:
-    """Keep a symlink, but one pointing into the project points into the copy instead."""
-    pointed = os.readlink(link)
+def link_target(pointed: str, root: str, dest: str) -> str:
+    """Where a copied symlink points: a link into the project points into the copy instead."""
     if os.path.isabs(pointed):
         resolved = os.path.realpath(pointed)
         if resolved == root or resolved.startswith(root + os.sep):
-            pointed = os.path.join(dest, os.path.relpath(resolved, root))
-    os.symlink(pointed, target)
+            return os.path.join(dest, os.path.relpath(resolved, root))
+    return pointed
 
 
 def _clone_or_copy(source: str, target: str, clones: list[bool]) -> None:
