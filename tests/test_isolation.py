@@ -122,17 +122,22 @@ def test_writes_and_deletes_in_the_workspace():
 """
 
 
+USERS_PROJECT = {
+    "prog.py": "print('the original')\n",
+    "notes.txt": "the user's notes\n",
+    "keep.txt": "keep me\n",
+    "data/input.csv": "a,b\n1,2\n",
+    "sub/mod.py": "VALUE = 1\n",
+}
+
+
 def test_a_candidate_that_writes_deletes_and_renames_leaves_the_workspace_unchanged(
     tmp_path: Path, write_config: WriteConfig, isolation: str
 ) -> None:
     root = _project(
         tmp_path / "ws",
         {
-            "prog.py": "print('the original')\n",
-            "notes.txt": "the user's notes\n",
-            "keep.txt": "keep me\n",
-            "data/input.csv": "a,b\n1,2\n",
-            "sub/mod.py": "VALUE = 1\n",
+            **USERS_PROJECT,
             "tests/test_prog.py": VANDAL_TEST,
         },
     )
@@ -501,16 +506,7 @@ open(".venv_of_the_run", "w").write("junk")
 def test_a_later_run_never_sees_what_an_earlier_one_did_and_sees_the_users_edits(
     tmp_path: Path, isolation: str
 ) -> None:
-    root = _project(
-        tmp_path / "ws",
-        {
-            "prog.py": "print('the original')\n",
-            "notes.txt": "the user's notes\n",
-            "keep.txt": "keep me\n",
-            "data/input.csv": "a,b\n",
-            "sub/mod.py": "VALUE = 1\n",
-        },
-    )
+    root = _project(tmp_path / "ws", USERS_PROJECT)
     sandbox = Sandbox(str(root), isolation_in_force(), network=False)
 
     def run(program: str) -> str:
