@@ -136,3 +136,27 @@ def test_a_missing_config_before_the_command_is_the_config_error(tmp_path):
         assert proc.returncode == 2, proc.stderr
         assert "invalid choice" not in proc.stderr
         assert missing in proc.stderr
+
+
+def test_fix_in_a_project_without_git_sees_its_tests_and_conftest(fake, write_config, tmp_path):
+    """pkg/stats.py runs cleanly; only tests/test_stats.py, with a fixture from the root
+    conftest.py, shows the bug. The project's top is the folder with pyproject.toml."""
+    project = tmp_path / "proj"
+    (project / "pkg").mkdir(parents=True)
+    (project / "tests").mkdir()
+    (project / "pyproject.toml").write_text("[project]\nname = 'stats'\nversion = '0'\n")
+    (project / "pkg" / "__init__.py").write_text("")
+    (project / "pkg" / "stats.py").write_text("def mean(values):\n    return sum(values) / 2\n")
+    (project / "conftest.py").write_text(
+        "import pytest\n\n@pytest.fixture\ndef sample():\n    return [1.0, 2.0, 6.0]\n"
+    )
+    (project / "tests" / "test_stats.py").write_text(
+        "from pkg.stats import mean\n\ndef test_mean(sample):\n    assert mean(sample) == 3.0\n"
+    )
+    fake.reply = "```python\ndef mean(values):\n    return sum(values) / len(values)\n```"
+    proc = run("fix", "pkg/stats.py", "--config", str(write_config(all_roles(fake.url))),
+               cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert "+    return sum(values) / len(values)" in proc.stdout
+    # The file alone runs cleanly: the model was asked because the project's test failed.
+    assert "Attempt 1/3: asking" in proc.stderr and "Fixed on attempt 1/3" in proc.stderr

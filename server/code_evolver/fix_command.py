@@ -13,9 +13,27 @@ from .pipeline.fix_loop import FixSession
 from .pipeline.lines import split_lines
 from .values import Target
 
+# What marks a project's top folder when there is no git work tree: its packaging, test and
+# environment files. Without one, the tests in tests/, a root conftest.py and the project's
+# .venv would not be seen by a fix of pkg/mod.py.
+PROJECT_MARKERS = (
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "tox.ini",
+    "pytest.ini",
+    "Pipfile",
+    "poetry.lock",
+    "uv.lock",
+    "requirements.txt",
+    ".venv",
+    "venv",
+)
+
 
 def workspace_root(path: str) -> str:
-    """The enclosing git work tree, else the file's own directory."""
+    """The enclosing git work tree, else the nearest folder above the file that holds a
+    project marker (below the home folder), else the file's own directory."""
     directory = os.path.dirname(os.path.abspath(path))
     try:
         top = subprocess.run(
@@ -27,8 +45,23 @@ def workspace_root(path: str) -> str:
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
-        return directory
-    return top.stdout.strip() if top.returncode == 0 and top.stdout.strip() else directory
+        top = None
+    if top is not None and top.returncode == 0 and top.stdout.strip():
+        return top.stdout.strip()
+    return _marked_folder(directory) or directory
+
+
+def _marked_folder(directory: str) -> str | None:
+    home = os.path.expanduser("~")
+    folder = directory
+    while folder != home:
+        if any(os.path.lexists(os.path.join(folder, mark)) for mark in PROJECT_MARKERS):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+    return None
 
 
 def fix_file_cli(
