@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,17 +38,21 @@ from samples import BUGGY, FIXED, FIXED_FUNCTION
 
 PROPERTY = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-SCRATCH = Path(tempfile.mkdtemp(prefix="code-evolver-properties-"))
+_SCRATCH: list[Path] = []
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _scratch() -> Iterator[None]:
-    yield
-    shutil.rmtree(SCRATCH, ignore_errors=True)
+def _scratch_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # pytest's own temporary folders: removed by pytest, also where a worker only imported this
+    _SCRATCH[:] = [tmp_path_factory.mktemp("properties")]
+
+
+def _scratch() -> Path:
+    return _SCRATCH[0]
 
 
 def _scratch_file(name: str, text: str) -> Path:
-    path = SCRATCH / name
+    path = _scratch() / name
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -217,7 +218,7 @@ TRACE_PIECES = ["Traceback (most recent call last):\n", '  File "', '", line ', 
 def test_traceback_mapping_never_raises_and_stays_in_the_file(pieces: list[str], length: int,
                                                               alias: bool) -> None:
     target = _scratch_file("t.py", "x = 1\n" * length)
-    copy = SCRATCH / "copy" / "t.py"
+    copy = _scratch() / "copy" / "t.py"
     path = str(copy if alias else target)
     stderr = "".join(path if p == "TARGET" else p.replace("t.py", path, 1) if p == "t.py"
                      else p for p in pieces)
