@@ -121,7 +121,10 @@ class Deadlines:
                     target=self._run, name="code-evolver-deadlines", daemon=True
                 )
                 self._thread.start()
-            self._wake.notify()
+            elif self._heap[0] is entry:
+                # Only a deadline sooner than every other one changes how long the thread
+                # sleeps; waking it for each request would put it on the GIL at every send.
+                self._wake.notify()
             return number
 
     def remove(self, number: int) -> None:

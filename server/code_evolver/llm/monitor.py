@@ -8,9 +8,11 @@ gone again when there is nothing left: a client with one endpoint never starts i
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import weakref
+from collections import deque
 from typing import TYPE_CHECKING
 
 from ..config import Endpoint
@@ -32,7 +34,10 @@ class Monitor:
     def __init__(self, client: OllamaClient) -> None:
         # A weak reference: the thread must not keep a client alive that nobody uses.
         self._client = weakref.ref(client)
-        self._cond = threading.Condition()
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        # Requests waiting for the first look, oldest first; each wakes alone, in turn.
+        self._waiting: deque[threading.Condition] = deque()
         self._thread: threading.Thread | None = None
         self._closed = False
         self._woken = False
@@ -53,19 +58,34 @@ class Monitor:
             self._cond.notify_all()
 
     def learn_loaded(self, pool: object) -> None:
-        """Before a role's first pick: wait briefly until its servers said what is loaded."""
+        """Before a role's first pick: wait briefly until its servers said what is loaded.
+
+        The requests that came meanwhile leave in the order they came, so they reach the
+        role's queue in arrival order too.
+        """
         urls = [e.url for e in getattr(pool, "endpoints", ())]
         with self._cond:
             if all(url in self._looked for url in urls):
                 return
         self.wake()
         deadline = time.monotonic() + FIRST_LOOK
+        turn = threading.Condition(self._lock)
         with self._cond:
-            while not all(url in self._looked for url in urls):
-                left = deadline - time.monotonic()
-                if left <= 0 or self._closed:
-                    return
-                self._cond.wait(left)
+            self._waiting.append(turn)
+            try:
+                while True:
+                    first = self._waiting[0] is turn
+                    if first and all(url in self._looked for url in urls):
+                        return
+                    left = deadline - time.monotonic()
+                    if left <= 0 or self._closed:
+                        return
+                    (self._cond if first else turn).wait(left)
+            finally:
+                first = self._waiting[0] is turn
+                self._waiting.remove(turn)
+                if first and self._waiting:
+                    self._waiting[0].notify()
 
     def close(self) -> None:
         with self._cond:
@@ -96,13 +116,9 @@ class Monitor:
         """One round; returns seconds until the next is due, None when nothing is left."""
         now = time.monotonic()
         endpoints, wanted, probe_every, look_every = self._what_to_watch(client)
-        due: list[float] = []
-        for url in wanted:
-            last = self._looked.get(url)
-            if last is None or now - last >= look_every:
-                self._look(client, endpoints[url])
-                last = time.monotonic()
-            due.append(last + look_every)
+        stale = [url for url in wanted if now - self._looked.get(url, -math.inf) >= look_every]
+        self._look_all(client, [endpoints[url] for url in stale])
+        due = [self._looked.get(url, now) + look_every for url in wanted]
         targets = set(client.registry.probe_targets())
         for url in targets:
             last = self._probed.get(url)
@@ -137,6 +153,22 @@ class Monitor:
                 look_every = min(look_every, routing.loaded_refresh)
                 wanted.extend(e.url for e in pool.endpoints if e.url not in wanted)
         return endpoints, wanted, probe_every, look_every
+
+    def _look_all(self, client: OllamaClient, endpoints: list[Endpoint]) -> None:
+        """Ask every server at once: each answer counts as it comes, so the first pick does
+        not wait for them one after another (nor the others for a host that hangs)."""
+        helpers = [
+            threading.Thread(
+                target=self._look, args=(client, e), name="code-evolver-look", daemon=True
+            )
+            for e in endpoints[1:]
+        ]
+        for helper in helpers:
+            helper.start()
+        if endpoints:
+            self._look(client, endpoints[0])
+        for helper in helpers:
+            helper.join()
 
     def _look(self, client: OllamaClient, endpoint: Endpoint) -> None:
         models = client.loaded_models(endpoint, PROBE_TIMEOUT, keep_alive=False)

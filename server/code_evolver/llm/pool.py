@@ -82,7 +82,7 @@ class HealthRegistry:
     """Health of every known endpoint, with passive cooldown like nginx's max_fails.
 
     One re-entrant lock guards all of it, and `changed` (a condition on that lock) wakes the
-    requests waiting for a slot whenever a slot frees or an endpoint changes state.
+    request first in each queue whenever a slot frees or an endpoint changes state.
     """
 
     def __init__(self, cooldown: Cooldown, clock: Callable[[], float] = time.monotonic) -> None:
@@ -99,6 +99,10 @@ class HealthRegistry:
             if health is None:
                 health = self._health[url] = EndpointHealth(url)
             return health
+
+    def condition(self) -> threading.Condition:
+        """A condition on the registry's lock, to wake one waiting request alone."""
+        return threading.Condition(self._lock)
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Call `listener` (no arguments) whenever an endpoint turns healthy or unhealthy."""
