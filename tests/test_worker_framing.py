@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
+from code_evolver.pipeline.fix_loop import FixJob
 from code_evolver.values import DiagnosticInfo, Target
 from code_evolver.worker.framing import FrameBuffer, encode, read_frame
-from code_evolver.worker.jobs import FixJob
 
 
 def test_frames_survive_any_split_of_the_bytes() -> None:

@@ -22,10 +22,10 @@ from ..lsp.edits import TextChange, rebase, region_change, workspace_edit
 from ..lsp.feedback import Progress, tell
 from ..lsp.state import ServerState
 from ..pipeline.checker import read_text
+from ..pipeline.jobs import Job
 from ..values import DiagnosticInfo, Outcome, Target
 from ..worker.failures import UserError, failure_of
 from ..worker.host import JobFailed, WorkerGone
-from ..worker.jobs import Job
 
 log = logging.getLogger("code_evolver.lsp")
 

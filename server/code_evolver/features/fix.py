@@ -1,8 +1,8 @@
 """Fix diagnostics: the quick fixes the lightbulb offers, the fix job, and its edit.
 
-The loop itself (run, ask, verify, escalate) is pipeline/fix.py; this module decides when the
-fix is offered, turns the editor's arguments into a FixJob for the worker, and its Outcome
-into the edit and the message the user sees.
+The loop itself (run, ask, verify, escalate) is pipeline/fix_loop.py (`FixJob`, `FixSession`);
+this module decides when the fix is offered, turns the editor's arguments into a FixJob for the
+worker, and its Outcome into the edit and the message the user sees.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
 from ..lsp.state import ServerState
-from ..worker.jobs import FixJob
+from ..pipeline.fix_loop import FixJob
 from .actions import (
     Kind,
     WorkResult,

@@ -2,8 +2,9 @@
 
 One function, `stub_for`, decides what there is to generate at a place, for the lightbulb and
 for the command alike. The pipeline (related functions, overseer, parallel candidates checked
-by the stub's docstring examples and tests, escalation) is pipeline/generate.py; its message
-says "Generated" only when something checked the code, and "not verified" otherwise.
+by the stub's docstring examples and tests, escalation) is pipeline/generate_loop.py
+(`GenerateJob`, `Generator`); its message says "Generated" only when something checked the
+code, and "not verified" otherwise.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from pygls.uris import to_fs_path
 from pygls.workspace import PositionCodec, TextDocument
 
 from ..lsp.state import ServerState
+from ..pipeline.generate_loop import GenerateJob
 from ..pipeline.stubs import selection_stub
 from ..values import Stub
 from ..worker.failures import UserError
-from ..worker.jobs import GenerateJob
 from .actions import (
     Kind,
     WorkResult,

@@ -16,8 +16,8 @@ from pygls.uris import from_fs_path
 
 from ..lsp.edits import text_change
 from ..lsp.state import ServerState
+from ..pipeline.test_writer import TestsJob
 from ..worker.failures import UserError
-from ..worker.jobs import TestsJob
 from .actions import WorkResult, run_job, snapshot, target_for
 
 COMMAND = "codeEvolver.generateTests"

@@ -13,9 +13,8 @@ from pygls.workspace import PositionCodec
 from ..cancel import CancelToken
 from ..lsp.edits import client_position, moved_span
 from ..lsp.state import ServerState
-from ..pipeline.checker import Check
+from ..pipeline.checker import Check, CheckJob
 from ..pipeline.lines import line_starts
-from ..worker.jobs import CheckJob
 from .actions import diagnostic_json, target_for
 
 log = logging.getLogger("code_evolver.lsp")

@@ -22,6 +22,7 @@ from ..sandbox import (
 )
 from ..sandbox.run_status import SETUP_FAILED
 from ..values import Target
+from .jobs import JobContext
 from .runner import RunResult, command_for, find_test_file, run_and_capture
 from .tracebacks import RunError, error_summary, parse_python_error
 
@@ -354,3 +355,15 @@ def stdin_text(value: str | None, root: str) -> str | None:
         if os.path.isfile(path):
             return read_text(path)
     return value
+
+
+@dataclass(frozen=True)
+class CheckJob:
+    """Run a saved file once (run_on_save)."""
+
+    target: Target
+    source: str
+
+    def perform(self, context: JobContext) -> Check:
+        with Checker(self.target, context.settings, trusted=context.trusted) as checker:
+            return checker.check(self.source)

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..llm import Generation, LLMError
-from ..values import DiagnosticInfo, Outcome, Region
+from ..values import DiagnosticInfo, Outcome, Region, Target
 from .candidates import CandidateRound, endpoint_capacity, samplings
 from .checker import Check
 from .extract import NoCodeInReply, extract_code
+from .jobs import JobContext
 from .judge import changed_functions, drop_added_comments, hollowed, weakened
 from .lines import split_lines
 from .model_session import ModelSession
@@ -403,3 +404,17 @@ class FixSession(ModelSession):
             tuple(self._endpoints),
             verdict=found.verdict,
         )
+
+
+@dataclass(frozen=True)
+class FixJob:
+    """Fix diagnostics: the file as the editor had it, and the diagnostics to fix."""
+
+    target: Target
+    source: str
+    diagnostics: tuple[DiagnosticInfo, ...]
+    whole_file: bool = False
+
+    def perform(self, context: JobContext) -> Outcome:
+        with FixSession.for_job(context, self.target) as session:
+            return session.fix(self.source, self.diagnostics, whole_file=self.whole_file)

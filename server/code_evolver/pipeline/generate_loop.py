@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..llm import LLMError
-from ..values import Outcome, Region, Stub
+from ..values import Outcome, Region, Stub, Target
 from .candidates import CandidateRound, Reply, endpoint_capacity, samplings
 from .checker import Check
 from .evidence import (
@@ -32,6 +32,7 @@ from .evidence import (
     with_examples,
 )
 from .extract import NoCodeInReply, extract_code
+from .jobs import JobContext
 from .lines import split_lines
 from .model_session import ModelSession
 from .prompts import (
@@ -44,6 +45,7 @@ from .prompts import (
 from .regions import narrow_to_function, region_text, shifted_region, splice
 from .stubs import enclosing_function, related_functions
 from .test_writer import TEST_NAME, defined_function_name, module_name
+from .workspace import workspace_sources
 
 log = logging.getLogger("code_evolver.generate")
 
@@ -401,3 +403,24 @@ def _first_line(text: str) -> str:
 
 def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+@dataclass(frozen=True)
+class GenerateJob:
+    """Generate function: the file as the editor had it, the stub, and the workspace to read
+    related functions from."""
+
+    target: Target
+    source: str
+    stub: Stub
+    workspace_root: str
+    # Open Python documents by path: their text in the editor wins over the file on disk.
+    open_docs: Mapping[str, str] = field(default_factory=dict)
+
+    def perform(self, context: JobContext) -> Outcome:
+        with Generator.for_job(context, self.target) as generator:
+            sources: dict[str, str] = {}
+            if context.settings.generate.related_functions:
+                sources = workspace_sources(self.workspace_root, self.open_docs)
+            sources.pop(self.target.path, None)
+            return generator.generate(self.source, self.stub, sources)

@@ -10,6 +10,7 @@ from ..config import Settings
 from ..llm import OllamaClient
 from ..values import Target
 from .checker import Checker
+from .jobs import JobContext
 
 _Session = TypeVar("_Session", bound="ModelSession")
 
@@ -33,6 +34,18 @@ class ModelSession:
         self.cancel = cancel
         self.on_step = on_step or (lambda _msg: None)
         self.checker = Checker(target, settings, trusted=trusted, cancel=cancel)
+
+    @classmethod
+    def for_job(cls: type[_Session], context: JobContext, target: Target) -> _Session:
+        """The session a job's `perform` works in, with what the worker gave it."""
+        return cls(
+            context.client,
+            context.settings,
+            target,
+            trusted=context.trusted,
+            cancel=context.cancel,
+            on_step=context.step,
+        )
 
     def __enter__(self: _Session) -> _Session:
         return self

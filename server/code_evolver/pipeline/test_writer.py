@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ..values import Region, Target
 from .checker import read_text
 from .extract import NoCodeInReply, extract_code
+from .jobs import JobContext
 from .lines import split_lines
 from .model_session import ModelSession
 from .prompts import FailedAttempt, tests_prompt
@@ -159,3 +160,16 @@ def _results(output: str, tests: str) -> tuple[tuple[str, ...], tuple[str, ...]]
     names = TEST_NAME.findall(tests)
     failed = {m.group(1) for m in re.finditer(r"(?:FAILED|ERROR) \S*::(test_\w+)", output)}
     return (tuple(n for n in names if n not in failed), tuple(n for n in names if n in failed))
+
+
+@dataclass(frozen=True)
+class TestsJob:
+    """Generate tests for the function at `line` of the file as the editor had it."""
+
+    target: Target
+    source: str
+    line: int
+
+    def perform(self, context: JobContext) -> TestsOutcome:
+        with TestWriter.for_job(context, self.target) as writer:
+            return writer.write_tests(self.source, self.line)

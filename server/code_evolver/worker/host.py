@@ -19,13 +19,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..cancel import CancelToken
+from ..pipeline.jobs import Job
 from ..values import Step
 from .failures import Failure
 from .framing import FrameBuffer, encode
-from .jobs import Job, Result
 
 log = logging.getLogger("code_evolver.lsp")
 
@@ -33,6 +33,7 @@ log = logging.getLogger("code_evolver.lsp")
 START_RETRY_FIRST = 5.0
 START_RETRY_MAX = 60.0
 _STDERR_LINE_MAX = 8192
+_Outcome = TypeVar("_Outcome")
 
 HealthListener = Callable[[dict[str, Any]], None]
 
@@ -168,9 +169,9 @@ class JobHost:
                     )
                 await self._spawn()
 
-    async def run(self, job: Job, step: Step, cancel: CancelToken) -> Result:
+    async def run(self, job: Job[_Outcome], step: Step, cancel: CancelToken) -> _Outcome:
         """Run `job` in the worker; `cancel` stops it there. Raises JobFailed or WorkerGone."""
-        result: Result = await self._request("job", job, step, cancel)
+        result: _Outcome = await self._request("job", job, step, cancel)
         return result
 
     async def status(self) -> dict[str, Any]:

@@ -24,9 +24,11 @@ from typing import Any, BinaryIO
 from ..cancel import CancelToken
 from ..config import ConfigError, ConfigManager
 from ..llm import OllamaClient
+from ..pipeline.jobs import Job, JobContext
+from ..sandbox.report import run_report
+from ..status import render_status
 from .failures import failure_of
 from .framing import encode, read_frame
-from .jobs import Job, perform, status_payload
 
 # Jobs mostly wait on models and runs: enough threads that fixes queue at the models, not here.
 JOB_THREADS = 32
@@ -107,7 +109,7 @@ class Worker:
             reply: Any = (
                 "done",
                 number,
-                perform(job, client, settings, trusted=trusted, cancel=token, step=step),
+                job.perform(JobContext(client, settings, trusted, token, step)),
             )
         except BaseException as error:  # every job ends with an answer
             reply = ("failed", number, failure_of(error))
@@ -185,6 +187,18 @@ def main() -> int:
     finally:
         worker.close()
     return status
+
+
+def status_payload(client: OllamaClient) -> dict[str, Any]:
+    """What the editor's status item shows: usable endpoints of all, and the full table."""
+    healthy, total = client.health_summary()
+    return {
+        "healthy": healthy,
+        "total": total,
+        # The endpoints' table, then which isolation runs get and which Python they use.
+        "text": "\n".join([render_status(client.status()), *run_report(client.config.settings)]),
+        **client.routing_summary(),
+    }
 
 
 if __name__ == "__main__":
