@@ -533,3 +533,33 @@ def test_a_later_run_never_sees_what_an_earlier_one_did_and_sees_the_users_edits
     assert after_edit["./sub/new.py"] == "NEW = 2\n"
     assert "./keep.txt" not in after_edit
     assert after_edit["./prog.py"] == SEE_ALL
+
+
+def test_a_projects_own_mount_or_unshare_does_not_set_up_the_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `.venv/bin` first on the run's PATH holding `mount` and `unshare` is not used for the
+    sandbox: the overlay is still mounted, so the run's write stays out of the project."""
+    use_mode("namespaces", monkeypatch)
+    project, shadow = tmp_path / "ws", tmp_path / "ws" / ".venv" / "bin"
+    shadow.mkdir(parents=True)
+    marker = tmp_path / "shadow-ran"
+    for name in ("mount", "unshare"):
+        tool = shadow / name
+        tool.write_text(f"#!/bin/sh\ntouch {marker}\nexit 0\n")
+        tool.chmod(0o755)
+    sandbox = Sandbox(str(project), isolation_in_force(), network=False)
+    program = "open('written.txt', 'w').write('x')\nprint('ran')\n"
+    env = {**os.environ, "PATH": f"{shadow}{os.pathsep}{os.environ.get('PATH', '')}"}
+    try:
+        with sandbox.place({"prog.py": program}) as place:
+            done = run_and_capture(
+                [sys.executable, place.path("prog.py")],
+                cwd=place.root,
+                env=env,
+                namespace=place.namespace,
+            )
+    finally:
+        sandbox.close()
+    assert done.ok and done.stdout == "ran\n", done
+    assert not marker.exists() and not (project / "written.txt").exists()

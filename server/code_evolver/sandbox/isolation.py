@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shlex
 import shutil
@@ -36,14 +37,14 @@ _SBIN = os.pathsep.join(("/usr/sbin", "/sbin", "/usr/bin", "/bin"))
 # namespace's PID 1 until the program ends; when it exits the kernel kills everything left.
 # Its exit code is the program's (run_status.py); a failed set-up is one marked stderr line.
 _FIRST = f"""fail() {{ echo "{MARK}$1" >&2; exit {SETUP_EXIT}; }}
-root=$1 upper=$2 work=$3 cwd=$4 uid=$5 gid=$6 loopback=$7
-shift 7
-mount -t overlay overlay -o "userxattr,lowerdir=$root,upperdir=$upper,workdir=$work" "$root" \\
+root=$1 upper=$2 work=$3 cwd=$4 uid=$5 gid=$6 loopback=$7 mount=$8 unshare=$9
+shift 9
+"$mount" -t overlay overlay -o "userxattr,lowerdir=$root,upperdir=$upper,workdir=$work" "$root" \\
   || fail "the overlay of $root could not be mounted"
 if [ -n "$loopback" ]; then
   eval "$loopback" || fail "the loopback interface could not be brought up"
 fi
-unshare --user --map-user="$uid" --map-group="$gid" --mount --wd="$cwd" -- "$@"
+"$unshare" --user --map-user="$uid" --map-group="$gid" --mount --wd="$cwd" -- "$@"
 """
 # Sysctls that switch unprivileged user namespaces off, and how each says "off".
 _SWITCHES = (
@@ -95,10 +96,20 @@ class NamespaceRun:
             str(os.getuid()),
             str(os.getgid()),
             "" if self.network else _loopback_command(),
+            _system_command("mount"),
+            _unshare_path(),
             *argv,
         ]
 
 
+@functools.cache
+def _system_command(name: str) -> str:
+    """A system tool by its absolute path: the run's PATH (a project's .venv/bin first) must not
+    decide what sets up its sandbox."""
+    return shutil.which(name, path=_SBIN) or name
+
+
+@functools.cache
 def _loopback_command() -> str:
     """`ip link set lo up`, or where iproute2 is missing the same from a few lines of Python."""
     ip = shutil.which("ip", path=_SBIN)
