@@ -2,7 +2,7 @@
 
 Three FakeOllama endpoints in their own process (benchlib.FakeHost); each serves `slots`
 requests at once (max_concurrent, Ollama's OLLAMA_NUM_PARALLEL) and queues the rest itself.
-48 chat requests from 8 threads go through one router per trial:
+48 chat requests from 8 threads, released together at a barrier, go through one router per trial:
 - ours: `strategy: fastest`, each endpoint's `max_parallel` set to its slots (what a user who
   knows OLLAMA_NUM_PARALLEL writes); also round_robin and least_busy, with the same slots and
   `weight: 5` on a 5x faster endpoint;
@@ -171,9 +171,14 @@ def trial(host: FakeHost, s: Scenario, router: str, strategy: str) -> dict[str, 
     latencies: list[float] = []
     errors: list[str] = []
     died_at: list[float] = []
-    t0 = time.perf_counter()
+    # "At once": every thread sends its first request when all are ready. Started one after
+    # another, later threads begin late by however long the earlier ones hold the GIL, which
+    # shortens their measured wait for a slot (LiteLLM's: up to 26 ms) and not the real one.
+    starts: list[float] = []
+    gate = threading.Barrier(THREADS, action=lambda: starts.append(time.perf_counter()))
 
     def worker() -> None:
+        gate.wait()
         while True:
             with lock:
                 if issued[0] >= REQUESTS:
@@ -192,7 +197,7 @@ def trial(host: FakeHost, s: Scenario, router: str, strategy: str) -> dict[str, 
                 finished[0] += 1
                 kill = s.dies is not None and not died_at and finished[0] >= REQUESTS // 3
                 if kill:
-                    died_at.append(time.perf_counter() - t0)
+                    died_at.append(time.perf_counter() - starts[0])
             if kill:
                 host.fail(s.dies, "refuse")  # type: ignore[arg-type]
 
@@ -201,7 +206,7 @@ def trial(host: FakeHost, s: Scenario, router: str, strategy: str) -> dict[str, 
         t.start()
     for t in threads:
         t.join(300)
-    makespan = time.perf_counter() - t0
+    makespan = time.perf_counter() - starts[0]
     close()
     return {
         "p50": percentile(latencies, 50),
