@@ -15,6 +15,9 @@ and two loops (--loops), each at the same wall-clock budget per program (--budge
     sequential   1 candidate per round, 3 rounds, 1 server
     parallel     fix.candidates 4, 3 rounds, 2 servers (the loop asks as many at once as the
                  servers serve: llama.cpp's Python server one each, so 2 per round)
+    sequential-pool
+                 1 candidate per round, 3 rounds, on the parallel loop's 2 servers: the same
+                 endpoints with one candidate at a time, so that only the loop differs
 
 Per run: claimed fixed (the loop's message says "Fixed"), truly fixed (every test passes on
 what it returned), the precision of the claim (truly / claimed), edits that made things worse
@@ -25,8 +28,8 @@ what it returned), the precision of the claim (truly / claimed), edits that made
     python bench/fix_rate.py --verify-corpus   # buggy versions fail, solutions pass
 
 --local starts the llama.cpp servers itself (scripts/local_model.py; one per core for the
-parallel loop, one with every core for the sequential one). The table goes to stdout, the
-JSON to bench/results/fix_rate.json (or --json PATH).
+parallel and sequential-pool loops, one with every core for the sequential one). The table
+goes to stdout, the JSON to bench/results/fix_rate.json (or --json PATH).
 """
 
 from __future__ import annotations
@@ -205,6 +208,7 @@ class Loop:
 LOOPS = {
     "sequential": Loop("sequential", candidates=1, attempts=3, servers=1),
     "parallel": Loop("parallel", candidates=4, attempts=3, servers=2),
+    "sequential-pool": Loop("sequential-pool", candidates=1, attempts=3, servers=2),
 }
 MODES = ("visible", "hidden")  # does the loop see test_prog.py, or only prog.py?
 

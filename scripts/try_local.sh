@@ -107,7 +107,7 @@ echo "==> code-evolver fix $file $*"
 status=0
 "$python" -m code_evolver fix "$file" --config "$config" "$@" || status=$?
 case "$status" in
-    0) echo "==> done: the diff above was verified by running the file" ;;
+    0) echo "==> done: the line above says what checked the diff (the run, the tests, or nothing)" ;;
     1) echo "==> done: no verified fix this time (see above); $file is unchanged."
        echo "    The local model is small; with Ollama and codellama (see README) fixes are likelier."
        status=0 ;;

@@ -79,3 +79,22 @@ def test_a_candidate_that_swaps_which_test_passes_is_refused(fake, write_config,
     assert outcome.before is not None
     assert outcome.before.passed_names == {"tests/test_mod.py::test_double"}
     assert not outcome.changed, "test_double passed before and fails with the candidate"
+
+
+FIXED = '''```python
+def double(x):
+    return x * 2
+
+
+def half(x):
+    return x / 2
+```'''
+
+
+def test_fixed_says_what_checked_it_the_run_and_the_tests_by_file(
+    fake, write_config, tmp_path: Path
+):
+    outcome = _fix_once(FIXED, fake, write_config, tmp_path)
+    assert outcome.verdict == "fixed"
+    assert outcome.message.startswith("Fixed on attempt 1/1")
+    assert outcome.message.endswith(": the file ran cleanly; 2 test(s) in tests/test_mod.py pass")

@@ -76,6 +76,18 @@ class Check:
         return "no errors"
 
     @property
+    def checked_by(self) -> str:
+        """What a clean check rests on: 'the file ran cleanly; 4 test(s) in test_x.py pass'."""
+        parts = []
+        if self.run is not None and self.run.ok:
+            parts.append("the file ran cleanly")
+        if self.tests is not None and self.tests.ok and self.passed_tests:
+            files = sorted({name.split("::", 1)[0] for name in self.passed_names})
+            where = f" in {', '.join(files)}" if files else ""
+            parts.append(f"{self.passed_tests} test(s){where} pass")
+        return "; ".join(parts) or "nothing ran"
+
+    @property
     def details(self) -> str:
         """The full output the model should see."""
         parts = []

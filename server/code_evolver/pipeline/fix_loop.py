@@ -374,7 +374,7 @@ class FixSession(ModelSession):
         by += generation.endpoint
         not_run = self._not_run()
         if found.verdict == "fixed" and not not_run and original.check.failures:
-            message = f"Fixed on {by}"
+            message = f"Fixed on {by}: {found.check.checked_by}"
         elif found.verdict == "fixed" and not not_run:
             message = (
                 f"Changed on {by} for the editor's diagnostics; it still runs cleanly "
