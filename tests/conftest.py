@@ -52,8 +52,9 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
-def role_config(urls: dict[str, list[str]], base_url: str = "http://127.0.0.1:9",
-                **ollama: Any) -> dict[str, Any]:
+def role_config(
+    urls: dict[str, list[str]], base_url: str = "http://127.0.0.1:9", **ollama: Any
+) -> dict[str, Any]:
     """A config dict giving each role its endpoint list; fast timeouts for tests."""
     models: dict[str, Any] = {
         "generator": {"model": "codellama"},

@@ -228,8 +228,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _end_chunks(self) -> bool:
         return self._send(b"0\r\n\r\n")
 
-    def _begin(self, code: int, ctype: str, length: int | None = None,
-               extra: dict[str, str] | None = None) -> bool:
+    def _begin(
+        self, code: int, ctype: str, length: int | None = None, extra: dict[str, str] | None = None
+    ) -> bool:
         """Send status and headers; length None means chunked transfer encoding."""
         try:
             self.send_response(code)
@@ -250,15 +251,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._client_gone()
             return False
 
-    def _whole(self, code: int, data: bytes, ctype: str = JSON_TYPE,
-               extra: dict[str, str] | None = None) -> None:
+    def _whole(
+        self, code: int, data: bytes, ctype: str = JSON_TYPE, extra: dict[str, str] | None = None
+    ) -> None:
         if self._begin(code, ctype, len(data), extra) and self.command != "HEAD":
             self._send(data)
 
     def _error(self, code: int, message: str, kind: str = "") -> None:
         if kind.startswith("openai"):
-            error = {"message": message, "type": "invalid_request_error",
-                     "code": "model_not_found" if code == 404 else None}
+            error = {
+                "message": message,
+                "type": "invalid_request_error",
+                "code": "model_not_found" if code == 404 else None,
+            }
             self._whole(code, _dumps({"error": error}))
             return
         self._whole(code, _dumps({"error": message}))
@@ -503,12 +508,20 @@ class _Handler(BaseHTTPRequestHandler):
         if kind.startswith("openai"):
             reason = extra.get("done_reason", "stop") if done else None
             if kind == "openai_chat":
-                choice: dict[str, Any] = {"index": 0, "delta": {"content": text} if text else {},
-                                          "finish_reason": reason}
+                choice: dict[str, Any] = {
+                    "index": 0,
+                    "delta": {"content": text} if text else {},
+                    "finish_reason": reason,
+                }
             else:
                 choice = {"index": 0, "text": text, "finish_reason": reason}
-            return {"id": "cmpl-fake", "object": "chat.completion.chunk", "created": 0,
-                    "model": model, "choices": [choice]}
+            return {
+                "id": "cmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": model,
+                "choices": [choice],
+            }
         obj: dict[str, Any] = {"model": model, "created_at": _now()}
         if kind == "chat":
             obj["message"] = {"role": "assistant", "content": text}
@@ -553,8 +566,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if mode == "error_line":
             error = str(failure.kw.get("error", STREAM_ERROR)) if failure else STREAM_ERROR
-            line = (b"data: " + _dumps({"error": {"message": error, "type": "server_error"}})
-                    + b"\n\n") if kind.startswith("openai") else _dumps({"error": error}) + b"\n"
+            line = (
+                (
+                    b"data: "
+                    + _dumps({"error": {"message": error, "type": "server_error"}})
+                    + b"\n\n"
+                )
+                if kind.startswith("openai")
+                else _dumps({"error": error}) + b"\n"
+            )
             if self._chunk(line):
                 self._end_chunks()
             return

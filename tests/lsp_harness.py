@@ -32,20 +32,28 @@ class Editor:
             self.edits.append(params)
             return types.ApplyWorkspaceEditResult(applied=self.apply(params.edit))
 
-    async def start(self, config: Path | None, *, trusted: bool = True,
-                    overrides: dict[str, Any] | None = None,
-                    capabilities: types.ClientCapabilities | None = None) -> None:
+    async def start(
+        self,
+        config: Path | None,
+        *,
+        trusted: bool = True,
+        overrides: dict[str, Any] | None = None,
+        capabilities: types.ClientCapabilities | None = None,
+    ) -> None:
         self.attach()
         options: dict[str, Any] = {"workspaceTrusted": trusted}
         if config is not None:
             options["configPath"] = str(config)
         if overrides:
             options["overrides"] = overrides
-        result = await self.client.initialize_session(types.InitializeParams(
-            capabilities=capabilities or client_capabilities("visual-studio-code"),
-            root_uri=self.root.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=self.root.as_uri(), name="ws")],
-            initialization_options=options))
+        result = await self.client.initialize_session(
+            types.InitializeParams(
+                capabilities=capabilities or client_capabilities("visual-studio-code"),
+                root_uri=self.root.as_uri(),
+                workspace_folders=[types.WorkspaceFolder(uri=self.root.as_uri(), name="ws")],
+                initialization_options=options,
+            )
+        )
         self.encoding = result.capabilities.position_encoding or "utf-16"
 
     def open(self, name: str, text: str, language: str = "python") -> str:
@@ -55,33 +63,47 @@ class Editor:
         uri = path.as_uri()
         self.texts[uri] = text
         self.versions[uri] = 1
-        self.client.text_document_did_open(types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri, language_id=language, version=1,
-                                                 text=text)))
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id=language, version=1, text=text
+                )
+            )
+        )
         return uri
 
     def change(self, uri: str, text: str) -> None:
         self.versions[uri] += 1
         self.texts[uri] = text
-        self.client.text_document_did_change(types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri,
-                                                                version=self.versions[uri]),
-            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(
+                    uri=uri, version=self.versions[uri]
+                ),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+            )
+        )
 
     def type_text(self, uri: str, start: int, end: int, text: str) -> None:
         """Replace text[start:end] (code points) like a typing editor: one incremental change
         whose range is in the negotiated units."""
         old = self.texts[uri]
         change = types.TextDocumentContentChangePartial(
-            range=types.Range(start=position(old, start, self.encoding),
-                              end=position(old, end, self.encoding)),
-            text=text)
+            range=types.Range(
+                start=position(old, start, self.encoding), end=position(old, end, self.encoding)
+            ),
+            text=text,
+        )
         self.versions[uri] += 1
         self.texts[uri] = old[:start] + text + old[end:]
-        self.client.text_document_did_change(types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri,
-                                                                version=self.versions[uri]),
-            content_changes=[change]))
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(
+                    uri=uri, version=self.versions[uri]
+                ),
+                content_changes=[change],
+            )
+        )
 
     def apply(self, edit: types.WorkspaceEdit) -> bool:
         """Apply like VS Code: refuse the whole edit when a version does not match."""
@@ -108,34 +130,52 @@ class Editor:
             self.texts[uri] = path.read_text(encoding="utf-8") if path.exists() else ""
             self.versions[uri] = 0
         text = self.texts[uri]
-        for edit in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character),
-                           reverse=True):
+        for edit in sorted(
+            edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True
+        ):
             start = offset(text, edit.range.start, self.encoding)
             end = offset(text, edit.range.end, self.encoding)
             text = text[:start] + edit.new_text + text[end:]
         self.texts[uri] = text
         if uri in self.versions:
             self.versions[uri] += 1
-            self.client.text_document_did_change(types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(
-                    uri=uri, version=self.versions[uri]),
-                content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
+            self.client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(
+                        uri=uri, version=self.versions[uri]
+                    ),
+                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+                )
+            )
 
-    async def actions(self, uri: str, line: int, diagnostics: list[types.Diagnostic] = (),
-                      end: tuple[int, int] | None = None, start_char: int = 0
-                      ) -> list[types.CodeAction]:
-        end_pos = types.Position(line=end[0], character=end[1]) if end else \
-            types.Position(line=line, character=start_char)
-        result = await self.client.text_document_code_action_async(types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=types.Range(start=types.Position(line=line, character=start_char),
-                              end=end_pos),
-            context=types.CodeActionContext(diagnostics=list(diagnostics))))
+    async def actions(
+        self,
+        uri: str,
+        line: int,
+        diagnostics: list[types.Diagnostic] = (),
+        end: tuple[int, int] | None = None,
+        start_char: int = 0,
+    ) -> list[types.CodeAction]:
+        end_pos = (
+            types.Position(line=end[0], character=end[1])
+            if end
+            else types.Position(line=line, character=start_char)
+        )
+        result = await self.client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=types.Range(
+                    start=types.Position(line=line, character=start_char), end=end_pos
+                ),
+                context=types.CodeActionContext(diagnostics=list(diagnostics)),
+            )
+        )
         return [a for a in result or [] if isinstance(a, types.CodeAction)]
 
     async def command(self, name: str, **args: Any) -> Any:
         return await self.client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command=name, arguments=[args]))
+            types.ExecuteCommandParams(command=name, arguments=[args])
+        )
 
     def messages(self) -> list[str]:
         return [m.message for m in self.client.messages]
@@ -187,8 +227,9 @@ def position(text: str, at: int, encoding: str = "utf-16") -> types.Position:
     """The LSP position of the code-point offset `at`."""
     line_start = 0
     for number, line in enumerate(lines_of(text)):
-        if at < line_start + len(line) or (at == line_start + len(line)
-                                           and not line.endswith(("\n", "\r"))):
+        if at < line_start + len(line) or (
+            at == line_start + len(line) and not line.endswith(("\n", "\r"))
+        ):
             column = min(at - line_start, len(line.rstrip("\r\n")))
             return types.Position(line=number, character=units(line[:column], encoding))
         line_start += len(line)
@@ -196,7 +237,12 @@ def position(text: str, at: int, encoding: str = "utf-16") -> types.Position:
 
 
 def diagnostic(line: int, message: str, source: str = "Pylance") -> types.Diagnostic:
-    return types.Diagnostic(range=types.Range(start=types.Position(line=line, character=0),
-                                              end=types.Position(line=line, character=10)),
-                            message=message, source=source,
-                            severity=types.DiagnosticSeverity.Error)
+    return types.Diagnostic(
+        range=types.Range(
+            start=types.Position(line=line, character=0),
+            end=types.Position(line=line, character=10),
+        ),
+        message=message,
+        source=source,
+        severity=types.DiagnosticSeverity.Error,
+    )

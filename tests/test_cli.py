@@ -10,13 +10,17 @@ from conftest import role_config
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "code_evolver", *args], capture_output=True,
-                          text=True, timeout=120, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "code_evolver", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
 
 
 def all_roles(*urls: str) -> dict:
-    return role_config({"generator": list(urls), "overseer": list(urls),
-                        "evaluator": list(urls)})
+    return role_config({"generator": list(urls), "overseer": list(urls), "evaluator": list(urls)})
 
 
 def test_doctor_reports_two_healthy_endpoints(fake_factory, write_config):
@@ -33,8 +37,9 @@ def test_doctor_names_each_problem_and_its_fix(fake_factory, write_config):
     no_codellama = fake_factory(models=("llama3:latest",))
     dead = fake_factory()
     dead.fail("refuse")
-    config = role_config({"generator": [no_codellama.url], "overseer": [dead.url],
-                          "evaluator": [no_codellama.url]})
+    config = role_config(
+        {"generator": [no_codellama.url], "overseer": [dead.url], "evaluator": [no_codellama.url]}
+    )
     proc = run("doctor", "--config", str(write_config(config)))
     assert proc.returncode == 1
     assert "generator (codellama): NOT READY" in proc.stdout
@@ -83,10 +88,11 @@ def test_one_shot_errors_print_once_and_cooling_down_only_with_v(fake, write_con
 
 
 def test_fix_prints_a_diff_and_writes_with_write(fake, write_config, tmp_path):
-    fake.reply = ("```python\ndef average(values):\n    return sum(values) / len(values)\n```")
+    fake.reply = "```python\ndef average(values):\n    return sum(values) / len(values)\n```"
     script = tmp_path / "avg.py"
-    source = ("def average(values):\n    return sum(values) / len(value)\n\n\n"
-              "print(average([1, 2]))\n")
+    source = (
+        "def average(values):\n    return sum(values) / len(value)\n\n\nprint(average([1, 2]))\n"
+    )
     script.write_text(source)
     config = str(write_config(all_roles(fake.url)))
     proc = run("fix", str(script), "--config", config)
@@ -154,8 +160,9 @@ def test_fix_in_a_project_without_git_sees_its_tests_and_conftest(fake, write_co
         "from pkg.stats import mean\n\ndef test_mean(sample):\n    assert mean(sample) == 3.0\n"
     )
     fake.reply = "```python\ndef mean(values):\n    return sum(values) / len(values)\n```"
-    proc = run("fix", "pkg/stats.py", "--config", str(write_config(all_roles(fake.url))),
-               cwd=project)
+    proc = run(
+        "fix", "pkg/stats.py", "--config", str(write_config(all_roles(fake.url))), cwd=project
+    )
     assert proc.returncode == 0, proc.stderr
     assert "+    return sum(values) / len(values)" in proc.stdout
     # The file alone runs cleanly: the model was asked because the project's test failed.

@@ -26,8 +26,12 @@ class FakeClock:
         return self.now
 
 
-def make_client(write_config: Callable[..., Path], urls: dict[str, list[str]],
-                clock: Callable[[], float] | None = None, **ollama: object) -> OllamaClient:
+def make_client(
+    write_config: Callable[..., Path],
+    urls: dict[str, list[str]],
+    clock: Callable[[], float] | None = None,
+    **ollama: object,
+) -> OllamaClient:
     config = ConfigManager(write_config(role_config(urls, **ollama)))
     if clock is None:
         return OllamaClient(config.ollama_url, config_manager=config)
@@ -92,22 +96,26 @@ ollama:
     assert base.requests[-1].body["model"] == "codellama"
 
 
-@pytest.mark.parametrize(("mode", "kwargs"), [
-    ("refuse", {}),
-    ("status", {"code": 500}),
-    ("status", {"code": 503}),
-    ("status", {"code": 404}),
-    ("break", {}),
-    ("error_line", {}),
-    ("garbage", {}),
-    ("hang", {}),
-    ("idle", {}),
-    ("huge", {}),
-    ("drip", {"interval": 0.1}),
-    ("slow_accept", {"delay": 3}),
-])
+@pytest.mark.parametrize(
+    ("mode", "kwargs"),
+    [
+        ("refuse", {}),
+        ("status", {"code": 500}),
+        ("status", {"code": 503}),
+        ("status", {"code": 404}),
+        ("break", {}),
+        ("error_line", {}),
+        ("garbage", {}),
+        ("hang", {}),
+        ("idle", {}),
+        ("huge", {}),
+        ("drip", {"interval": 0.1}),
+        ("slow_accept", {"delay": 3}),
+    ],
+)
 def test_failures_that_another_endpoint_may_not_have_fail_over(
-        fake_factory: Factory, write_config, caplog, mode, kwargs):
+    fake_factory: Factory, write_config, caplog, mode, kwargs
+):
     bad, good = fake_factory(), fake_factory()
     good.replies = ["def ok(): pass"]
     bad.fail(mode, **kwargs)
@@ -155,8 +163,8 @@ def test_on_text_restarts_with_the_next_endpoint_and_on_step_says_when(
     assert text == "def ok(): pass"
     steps = [i for i, (kind, _) in enumerate(events) if kind == "step"]
     assert [events[i][1].rsplit(" at ", 1)[1] for i in steps] == [broken.url, good.url]
-    first = "".join(piece for kind, piece in events[steps[0]:steps[1]] if kind == "text")
-    after = "".join(piece for kind, piece in events[steps[1]:] if kind == "text")
+    first = "".join(piece for kind, piece in events[steps[0] : steps[1]] if kind == "text")
+    after = "".join(piece for kind, piece in events[steps[1] :] if kind == "text")
     assert first and "def dead(): pass".startswith(first)
     assert after == text
 
@@ -177,8 +185,12 @@ def test_a_redirecting_endpoint_is_named_and_skipped(fake_factory: Factory, writ
 def test_cooldown_skips_a_dead_endpoint_then_recovers(fake_factory: Factory, write_config):
     a, b, c = fake_factory(), fake_factory(), fake_factory()
     clock = FakeClock()
-    client = make_client(write_config, {"generator": [a.url, b.url, c.url]}, clock=clock,
-                         cooldown={"base": 10, "max": 100})
+    client = make_client(
+        write_config,
+        {"generator": [a.url, b.url, c.url]},
+        clock=clock,
+        cooldown={"base": 10, "max": 100},
+    )
     b.fail("refuse")
     served_by(client, 30)
     assert b.generate_count == 0
@@ -194,8 +206,9 @@ def test_cooldown_skips_a_dead_endpoint_then_recovers(fake_factory: Factory, wri
 def test_repeated_failures_lengthen_the_cooldown(fake_factory: Factory, write_config):
     a, b = fake_factory(), fake_factory()
     clock = FakeClock()
-    client = make_client(write_config, {"generator": [a.url, b.url]}, clock=clock,
-                         cooldown={"base": 10, "max": 25})
+    client = make_client(
+        write_config, {"generator": [a.url, b.url]}, clock=clock, cooldown={"base": 10, "max": 25}
+    )
     a.fail("status", code=500)
     seen = []
     for _ in range(4):
@@ -233,11 +246,13 @@ def test_all_failed_error_lists_each_endpoint_and_the_fix(fake_factory: Factory,
 
 
 def test_model_missing_routes_the_role_elsewhere_but_keeps_the_server(
-        fake_factory: Factory, write_config):
+    fake_factory: Factory, write_config
+):
     without = fake_factory(models=("llama3:latest",))
     with_it = fake_factory()
-    client = make_client(write_config, {"generator": [without.url, with_it.url],
-                                        "overseer": [without.url]})
+    client = make_client(
+        write_config, {"generator": [without.url, with_it.url], "overseer": [without.url]}
+    )
     assert {r for r in served_by(client, 4)} == {with_it.url}
     assert without.generate_count == 1  # asked once, answered 404, then skipped
     assert client.generate(prompt="x", model_key="overseer")  # llama3 is still served there
@@ -346,19 +361,22 @@ def test_least_busy_prefers_the_idle_endpoint(fake_factory: Factory, write_confi
     blocker.start()
     slow.wait_for(lambda: slow.active == 1 or fast.generate_count == 1, timeout=5)
     if slow.active == 1:
-        assert {client.generate_full(prompt="x", model_key="generator").endpoint
-                for _ in range(5)} == {fast.url}
+        assert {
+            client.generate_full(prompt="x", model_key="generator").endpoint for _ in range(5)
+        } == {fast.url}
     blocker.join()
     assert all(e.in_flight == 0 for e in client.status()[0].endpoints)
 
 
 def test_headers_come_from_the_environment_and_stay_out_of_errors(
-        fake_factory: Factory, write_config, monkeypatch):
+    fake_factory: Factory, write_config, monkeypatch
+):
     a = fake_factory()
     monkeypatch.setenv("OLLAMA_PROXY_TOKEN", "Bearer s3cret-value")
     config = role_config({})
     config["ollama"]["models"]["generator"]["endpoints"] = [
-        {"url": a.url, "headers_env": {"Authorization": "OLLAMA_PROXY_TOKEN"}}]
+        {"url": a.url, "headers_env": {"Authorization": "OLLAMA_PROXY_TOKEN"}}
+    ]
     manager = ConfigManager(write_config(config))
     client = OllamaClient(manager.ollama_url, config_manager=manager)
     client.generate(prompt="x", model_key="generator")

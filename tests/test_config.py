@@ -87,30 +87,64 @@ def test_editor_overrides_merge_over_the_file(write_config):
 BAD = [
     ("ollama:\n  base_url: [unclosed\n", 3, None, "started on line 2"),
     ("ollama:\n  modles: {}\n", 2, "ollama.modles", "did you mean 'models'?"),
-    ("ollama:\n  models:\n    generator:\n      modle: x\n", 4, "ollama.models.generator.modle",
-     "did you mean 'model'?"),
-    ("ollama:\n  models:\n    generater: {}\n", 3, "ollama.models.generater",
-     "did you mean 'generator'?"),
-    ("ollama:\n  models:\n    generator:\n      endpoints: []\n", 4,
-     "ollama.models.generator.endpoints", "the list is empty"),
-    ("ollama:\n  models:\n    generator:\n      endpoints: ['localhost:11434']\n", 4,
-     "ollama.models.generator.endpoints[0]", "needs a scheme and a host"),
+    (
+        "ollama:\n  models:\n    generator:\n      modle: x\n",
+        4,
+        "ollama.models.generator.modle",
+        "did you mean 'model'?",
+    ),
+    (
+        "ollama:\n  models:\n    generater: {}\n",
+        3,
+        "ollama.models.generater",
+        "did you mean 'generator'?",
+    ),
+    (
+        "ollama:\n  models:\n    generator:\n      endpoints: []\n",
+        4,
+        "ollama.models.generator.endpoints",
+        "the list is empty",
+    ),
+    (
+        "ollama:\n  models:\n    generator:\n      endpoints: ['localhost:11434']\n",
+        4,
+        "ollama.models.generator.endpoints[0]",
+        "needs a scheme and a host",
+    ),
     ("ollama:\n  base_url: 'http://'\n", 2, "ollama.base_url", "needs a scheme and a host"),
-    ("ollama:\n  models:\n    generator:\n      endpoints:\n        - http://a:1\n"
-     "        - http://a:1/\n", 6, "ollama.models.generator.endpoints", "listed twice"),
+    (
+        "ollama:\n  models:\n    generator:\n      endpoints:\n        - http://a:1\n"
+        "        - http://a:1/\n",
+        6,
+        "ollama.models.generator.endpoints",
+        "listed twice",
+    ),
     ("ollama:\n  timeouts: {connect: fast}\n", 2, "ollama.timeouts.connect", "expected a number"),
     ("ollama:\n  timeouts: {idle: -1}\n", 2, "ollama.timeouts.idle", "above 0"),
     ("fix:\n  max_attempts: 'three'\n", 2, "fix.max_attempts", "expected a whole number"),
     ("fix:\n  max_attempts: 0\n", 2, "fix.max_attempts", "from 1 to 10"),
     ("ollama:\n  strategy: random\n", 2, "ollama.strategy", "round_robin, least_busy"),
-    ("ollama:\n  models:\n    generator: llama3\n", 3, "ollama.models.generator",
-     "expected a mapping"),
-    ("ollama:\n  options: {temprature: 1}\n", 2, "ollama.options.temprature",
-     "did you mean 'temperature'?"),
+    (
+        "ollama:\n  models:\n    generator: llama3\n",
+        3,
+        "ollama.models.generator",
+        "expected a mapping",
+    ),
+    (
+        "ollama:\n  options: {temprature: 1}\n",
+        2,
+        "ollama.options.temprature",
+        "did you mean 'temperature'?",
+    ),
     ("run:\n  python: 'python3 {file}'\n", 2, "run.python", "list of arguments"),
     ("run_on_save: yes please\n", 1, "run_on_save", "true or false"),
-    ("ollama:\n  models:\n    generator:\n      endpoint: http://a:1\n      endpoints: "
-     "[http://b:1]\n", 4, "ollama.models.generator.endpoint", "not both"),
+    (
+        "ollama:\n  models:\n    generator:\n      endpoint: http://a:1\n      endpoints: "
+        "[http://b:1]\n",
+        4,
+        "ollama.models.generator.endpoint",
+        "not both",
+    ),
     ("- just\n- a list\n", 1, None, "expected a mapping"),
 ]
 
@@ -136,8 +170,12 @@ def test_missing_explicit_file_is_a_clear_error(tmp_path):
 @pytest.mark.parametrize("command", ["status", "doctor", "generate x", "fix f.py"])
 def test_cli_exits_2_on_bad_config_without_a_traceback(write_config, command):
     path = write_config("ollama:\n  models:\n    generator:\n      endpoints: []\n")
-    proc = subprocess.run([sys.executable, "-m", "code_evolver", *command.split(), "--config",
-                           str(path)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "code_evolver", *command.split(), "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert f"{path}:4: ollama.models.generator.endpoints: the list is empty" in proc.stderr

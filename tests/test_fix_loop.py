@@ -119,8 +119,9 @@ def test_each_candidate_of_a_round_gets_its_own_temperature_and_seed(
     a, b = fake_factory(name="a"), fake_factory(name="b")
     a.reply = b.reply = fence(AVERAGE.split("\n\n\n")[0] + "\n")  # unchanged: never wins
     fix(tmp_path, write_config, [a, b], AVERAGE, attempts=1)
-    options = [r.body.get("options", {}) for f in (a, b) for r in f.requests
-               if r.path == "/api/generate"]
+    options = [
+        r.body.get("options", {}) for f in (a, b) for r in f.requests if r.path == "/api/generate"
+    ]
     assert len(options) == 2
     assert len({o["temperature"] for o in options}) == 2
     assert len({o["seed"] for o in options}) == 2
@@ -344,8 +345,9 @@ def test_fix_stdin_is_what_runs_read(
     fake.reply = fence('def ask():\n    name = input("name? ")\n    return "Hello, " + name\n')
     files = {"answers.txt": "Ada\n"} if as_file else None
     stdin = "answers.txt" if as_file else "Ada\n"
-    outcome, _ = fix(tmp_path, write_config, [fake], ASKS,
-                     fix_settings={"stdin": stdin}, files=files)
+    outcome, _ = fix(
+        tmp_path, write_config, [fake], ASKS, fix_settings={"stdin": stdin}, files=files
+    )
     assert outcome.verdict == "fixed", outcome.message
     assert outcome.after is not None and outcome.after.run is not None
     assert "Hello, Ada" in outcome.after.run.stdout

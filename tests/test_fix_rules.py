@@ -10,7 +10,7 @@ from code_evolver.pipeline.fix_loop import FixSession
 from code_evolver.values import Outcome, Target
 from conftest import role_config
 
-SOURCE = '''def double(x):
+SOURCE = """def double(x):
     return x * 2
 
 
@@ -20,17 +20,17 @@ def half(x):
 
 if __name__ == "__main__":
     print(half(4))
-'''
+"""
 # A cleaner run (no crash), but the test that passed now fails and the other still does.
-WORSE = '''```python
+WORSE = """```python
 def double(x):
     return x * 3
 
 
 def half(x):
     return x
-```'''
-TESTS = '''from mod import double, half
+```"""
+TESTS = """from mod import double, half
 
 
 def test_double():
@@ -39,7 +39,7 @@ def test_double():
 
 def test_half():
     assert half(4) == 2
-'''
+"""
 
 
 def _fix_once(reply: str, fake, write_config, tmp_path: Path) -> Outcome:
@@ -64,14 +64,14 @@ def test_a_candidate_that_fails_a_passing_test_is_refused(fake, write_config, tm
 
 
 # The same number of passing tests, but not the same ones: double breaks, half is fixed.
-SWAPPED = '''```python
+SWAPPED = """```python
 def double(x):
     return x * 3
 
 
 def half(x):
     return x / 2
-```'''
+```"""
 
 
 def test_a_candidate_that_swaps_which_test_passes_is_refused(fake, write_config, tmp_path: Path):
@@ -81,14 +81,14 @@ def test_a_candidate_that_swaps_which_test_passes_is_refused(fake, write_config,
     assert not outcome.changed, "test_double passed before and fails with the candidate"
 
 
-FIXED = '''```python
+FIXED = """```python
 def double(x):
     return x * 2
 
 
 def half(x):
     return x / 2
-```'''
+```"""
 
 
 def test_fixed_says_what_checked_it_the_run_and_the_tests_by_file(

@@ -12,9 +12,9 @@ from lsp_harness import diagnostic
 from processes import running
 from samples import BUGGY, FIXED, FIXED_FUNCTION
 
-WRONG_FUNCTION = '''def average(values):
+WRONG_FUNCTION = """def average(values):
     return sum(values) / 0
-'''
+"""
 
 
 @pytest.fixture
@@ -25,8 +25,9 @@ def two_fakes(fake_factory):
 @pytest.fixture
 def config_for(write_config):
     def make(*urls: str, **extra):
-        data = role_config({"generator": list(urls), "overseer": list(urls),
-                            "evaluator": list(urls)})
+        data = role_config(
+            {"generator": list(urls), "overseer": list(urls), "evaluator": list(urls)}
+        )
         data.update(extra)
         return write_config(data)
 
@@ -39,13 +40,16 @@ def fence(code: str) -> str:
 
 async def test_code_actions_are_offered_without_any_model_work(editor, fake, config_for):
     await editor.start(config_for(fake.url))
-    uri = editor.open("buggy.py", BUGGY + "\n\ndef median(xs):\n    \"\"\"Middle value.\"\"\"\n"
-                      "    pass\n")
+    uri = editor.open(
+        "buggy.py", BUGGY + '\n\ndef median(xs):\n    """Middle value."""\n    pass\n'
+    )
     name_error = diagnostic(4, "NameError: name 'value' is not defined")
     fixes = await editor.actions(uri, 4, [name_error])
     titles = [a.title for a in fixes]
-    assert titles == ["Fix with codellama: NameError: name 'value' is not defined",
-                      "Fix all problems in file with codellama"]
+    assert titles == [
+        "Fix with codellama: NameError: name 'value' is not defined",
+        "Fix all problems in file with codellama",
+    ]
     assert all(a.kind == types.CodeActionKind.QuickFix for a in fixes)
     assert all(a.edit is None and a.command is None for a in fixes)  # VS Code resolves
     stub = await editor.actions(uri, 11)
@@ -75,14 +79,17 @@ async def test_resolve_fixes_the_function_and_binds_the_version(editor, fake, co
 
 
 async def test_command_fix_succeeds_on_attempt_two_with_the_first_error_in_the_prompt(
-        editor, fake, config_for):
+    editor, fake, config_for
+):
     fake.replies = [fence(WRONG_FUNCTION), fence(FIXED_FUNCTION)]
     await editor.start(config_for(fake.url))
     uri = editor.open("buggy.py", BUGGY)
-    result = await editor.command("codeEvolver.fixDiagnostics", uri=uri,
-                                  range={"start": {"line": 4, "character": 0},
-                                         "end": {"line": 4, "character": 0}},
-                                  diagnostics=[])
+    result = await editor.command(
+        "codeEvolver.fixDiagnostics",
+        uri=uri,
+        range={"start": {"line": 4, "character": 0}, "end": {"line": 4, "character": 0}},
+        diagnostics=[],
+    )
     assert result["applied"] is True, result
     assert editor.texts[uri] == FIXED
     generate_prompts = [r.body["prompt"] for r in fake.requests if r.path == "/api/generate"]
@@ -107,8 +114,9 @@ async def test_fix_that_never_works_leaves_the_document_alone(editor, fake, conf
     assert editor.edits == []
     assert editor.texts[uri] == BUGGY
     assert fake.generate_count == 3
-    assert any("No fix after 3 attempt(s)" in m and "ZeroDivisionError" in m
-               for m in editor.messages())
+    assert any(
+        "No fix after 3 attempt(s)" in m and "ZeroDivisionError" in m for m in editor.messages()
+    )
 
 
 async def test_reply_without_code_is_explained(editor, fake, config_for):
@@ -121,23 +129,33 @@ async def test_reply_without_code_is_explained(editor, fake, config_for):
 
 
 async def test_generation_replaces_a_method_stub_with_its_indentation(editor, fake, config_for):
-    source = ('class Stats:\n    def mean(self, xs):\n        """Return the mean of xs."""\n'
-              '        raise NotImplementedError\n\n\nprint(Stats().mean([2, 4]))\n')
+    source = (
+        'class Stats:\n    def mean(self, xs):\n        """Return the mean of xs."""\n'
+        "        raise NotImplementedError\n\n\nprint(Stats().mean([2, 4]))\n"
+    )
     fake.reply_fn = lambda body: (
-        "Sure!\n```python\ndef mean(self, xs):\n    \"\"\"Return the mean of xs.\"\"\"\n"
-        "    return sum(xs) / len(xs)\n```" if "mean" in body.get("prompt", "") else "ok")
-    await editor.start(config_for(fake.url),
-                       overrides={"generate": {"write_tests": False, "use_overseer": True}})
+        'Sure!\n```python\ndef mean(self, xs):\n    """Return the mean of xs."""\n'
+        "    return sum(xs) / len(xs)\n```"
+        if "mean" in body.get("prompt", "")
+        else "ok"
+    )
+    await editor.start(
+        config_for(fake.url), overrides={"generate": {"write_tests": False, "use_overseer": True}}
+    )
     uri = editor.open("stats.py", source)
     actions = await editor.actions(uri, 2)
     assert [a.title for a in actions] == ["Generate mean() with codellama"]
-    result = await editor.command("codeEvolver.generateFunction", uri=uri,
-                                  range={"start": {"line": 2, "character": 0},
-                                         "end": {"line": 2, "character": 0}})
+    result = await editor.command(
+        "codeEvolver.generateFunction",
+        uri=uri,
+        range={"start": {"line": 2, "character": 0}, "end": {"line": 2, "character": 0}},
+    )
     assert result["applied"] is True, result
-    assert editor.texts[uri] == ('class Stats:\n    def mean(self, xs):\n        """Return the '
-                                 'mean of xs."""\n        return sum(xs) / len(xs)\n\n\n'
-                                 'print(Stats().mean([2, 4]))\n')
+    assert editor.texts[uri] == (
+        'class Stats:\n    def mean(self, xs):\n        """Return the '
+        'mean of xs."""\n        return sum(xs) / len(xs)\n\n\n'
+        "print(Stats().mean([2, 4]))\n"
+    )
     paths = [r.path for r in fake.requests if r.path.startswith("/api/")]
     assert paths[0] == "/api/generate"  # the overseer is consulted first
     assert fake.requests[0].body["model"] == "llama3"
@@ -151,8 +169,7 @@ async def test_cancel_mid_generation_closes_the_stream(editor, fake, config_for)
     assert await editor.wait_for(lambda: fake.active == 1 or len(fake.requests) > 0)
     assert await editor.wait_for(lambda: editor.client.progress_reports)
     token = next(iter(editor.client.progress_reports))
-    editor.client.window_work_done_progress_cancel(
-        types.WorkDoneProgressCancelParams(token=token))
+    editor.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
     result = await asyncio.wait_for(task, 20)
     assert result["applied"] is False
     assert fake.wait_for(lambda: fake.disconnects == 1, timeout=10)
@@ -161,8 +178,9 @@ async def test_cancel_mid_generation_closes_the_stream(editor, fake, config_for)
 
 async def test_cancel_kills_the_running_program(editor, fake, config_for, tmp_path):
     pid_file = tmp_path / "pid"
-    source = (f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
-              "while True:\n    pass\n")
+    source = (
+        f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\nwhile True:\n    pass\n"
+    )
     await editor.start(config_for(fake.url), overrides={"fix": {"run_timeout": 60}})
     uri = editor.open("spin.py", source)
     task = asyncio.create_task(editor.command("codeEvolver.fixDiagnostics", uri=uri))
@@ -173,8 +191,7 @@ async def test_cancel_kills_the_running_program(editor, fake, config_for, tmp_pa
     script = str(editor.root / "spin.py")
     assert await editor.wait_for(lambda: running(script))
     token = next(iter(editor.client.progress_reports))
-    editor.client.window_work_done_progress_cancel(
-        types.WorkDoneProgressCancelParams(token=token))
+    editor.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
     await asyncio.wait_for(task, 20)
     assert await editor.wait_for(lambda: not running(script))
     assert fake.generate_count == 0
@@ -243,9 +260,17 @@ async def test_untrusted_workspace_never_runs_code(editor, fake, config_for, tmp
     fake.replies = [fence(f"open({str(marker)!r}, 'w').write('x')\nprint('defined')\n")]
     await editor.start(config_for(fake.url), trusted=False)
     uri = editor.open("script.py", source)
-    result = await editor.command("codeEvolver.fixDiagnostics", uri=uri, diagnostics=[
-        {"range": {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 5}},
-         "message": "\"undefined_name\" is not defined", "source": "Pylance"}])
+    result = await editor.command(
+        "codeEvolver.fixDiagnostics",
+        uri=uri,
+        diagnostics=[
+            {
+                "range": {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 5}},
+                "message": '"undefined_name" is not defined',
+                "source": "Pylance",
+            }
+        ],
+    )
     assert result["applied"] is True
     assert not marker.exists()
     assert "undefined_name" in fake.requests[-1].body["prompt"]
@@ -253,13 +278,17 @@ async def test_untrusted_workspace_never_runs_code(editor, fake, config_for, tmp
 
 async def test_generate_tests_creates_the_test_file(editor, fake, config_for):
     source = "def add(a, b):\n    return a + b\n"
-    fake.reply = ("```python\nfrom calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3"
-                  "\n\n\ndef test_add_negative():\n    assert add(-1, -1) == -2\n```")
+    fake.reply = (
+        "```python\nfrom calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3"
+        "\n\n\ndef test_add_negative():\n    assert add(-1, -1) == -2\n```"
+    )
     await editor.start(config_for(fake.url))
     uri = editor.open("calc.py", source)
-    result = await editor.command("codeEvolver.generateTests", uri=uri,
-                                  range={"start": {"line": 1, "character": 0},
-                                         "end": {"line": 1, "character": 0}})
+    result = await editor.command(
+        "codeEvolver.generateTests",
+        uri=uri,
+        range={"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 0}},
+    )
     assert result["applied"] is True, result
     test_uri = (editor.root / "tests" / "test_calc.py").as_uri()
     assert "def test_add_negative" in editor.texts[test_uri]

@@ -7,7 +7,7 @@ from lsprotocol import types
 from conftest import role_config
 from lsp_harness import diagnostic
 
-GREET = '''def greet(name):
+GREET = """def greet(name):
     return "Hello, " + name + "!"
 
 
@@ -16,17 +16,15 @@ def shout(name)
 
 
 assert shout("Ada") == "HELLO, ADA!!"
-'''
-COLON_ONLY = '```python\ndef shout(name):\n    return greet(name).upper()\n```'
+"""
+COLON_ONLY = "```python\ndef shout(name):\n    return greet(name).upper()\n```"
 
 
 async def test_a_partial_fix_is_resolved_under_a_partial_title_and_said_so(
     editor, fake, write_config
 ):
     fake.reply = COLON_ONLY
-    config = write_config(
-        {**role_config({"generator": [fake.url]}), "fix": {"max_attempts": 2}}
-    )
+    config = write_config({**role_config({"generator": [fake.url]}), "fix": {"max_attempts": 2}})
     await editor.start(config)
     uri = editor.open("greet.py", GREET)
     actions = await editor.actions(uri, 4, [diagnostic(4, "Expected ':'")])

@@ -43,25 +43,61 @@ def _fixing_a_program_that_spins(
     workspace = tmp_path / "ws"
     workspace.mkdir()
     pid_file = tmp_path / "child.pid"
-    source = (f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
-              "while True:\n    pass\n")
+    source = (
+        f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\nwhile True:\n    pass\n"
+    )
     script = workspace / "spin.py"
     script.write_text(source)
-    proc = subprocess.Popen([sys.executable, "-m", "code_evolver", "lsp"], stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "code_evolver", "lsp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     child = None
     try:
-        _send(proc, {"id": 1, "method": "initialize", "params": {
-            "processId": None, "rootUri": workspace.as_uri(), "capabilities": {},
-            "initializationOptions": {"configPath": str(config),
-                                      "overrides": {"fix": {"run_timeout": 120}}}}})
+        _send(
+            proc,
+            {
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "processId": None,
+                    "rootUri": workspace.as_uri(),
+                    "capabilities": {},
+                    "initializationOptions": {
+                        "configPath": str(config),
+                        "overrides": {"fix": {"run_timeout": 120}},
+                    },
+                },
+            },
+        )
         _send(proc, {"method": "initialized", "params": {}})
-        _send(proc, {"method": "textDocument/didOpen", "params": {
-            "textDocument": {"uri": script.as_uri(), "languageId": "python", "version": 1,
-                             "text": source}}})
-        _send(proc, {"id": 2, "method": "workspace/executeCommand",
-                     "params": {"command": "codeEvolver.fixDiagnostics",
-                                "arguments": [{"uri": script.as_uri()}]}})
+        _send(
+            proc,
+            {
+                "method": "textDocument/didOpen",
+                "params": {
+                    "textDocument": {
+                        "uri": script.as_uri(),
+                        "languageId": "python",
+                        "version": 1,
+                        "text": source,
+                    }
+                },
+            },
+        )
+        _send(
+            proc,
+            {
+                "id": 2,
+                "method": "workspace/executeCommand",
+                "params": {
+                    "command": "codeEvolver.fixDiagnostics",
+                    "arguments": [{"uri": script.as_uri()}],
+                },
+            },
+        )
         deadline = time.monotonic() + 30
         while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
             time.sleep(0.05)

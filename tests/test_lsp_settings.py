@@ -16,16 +16,18 @@ from conftest import role_config
 
 @pytest.fixture
 def config(fake, write_config):
-    return write_config(role_config({"generator": [fake.url], "overseer": [fake.url],
-                                     "evaluator": [fake.url]}))
+    return write_config(
+        role_config({"generator": [fake.url], "overseer": [fake.url], "evaluator": [fake.url]})
+    )
 
 
 async def test_run_on_save_publishes_the_traceback_line(editor, config):
     await editor.start(config, overrides={"run_on_save": True})
     source = "def f(x):\n    return 10 / x\n\n\nprint(f(0))\n"
     uri = editor.open("calc.py", source)
-    editor.client.text_document_did_save(types.DidSaveTextDocumentParams(
-        text_document=types.TextDocumentIdentifier(uri=uri)))
+    editor.client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
     assert await editor.wait_for(lambda: editor.client.diagnostics.get(uri))
     [found] = editor.client.diagnostics[uri]
     assert found.source == "code-evolver"
@@ -37,16 +39,18 @@ async def test_run_on_save_publishes_the_traceback_line(editor, config):
     editor.change(uri, source.replace("f(0)", "f(2)"))
     # Stale once the text changes: cleared at once, not at the next save.
     assert await editor.wait_for(lambda: len(editor.client.diagnostics[uri]) == 0)
-    editor.client.text_document_did_save(types.DidSaveTextDocumentParams(
-        text_document=types.TextDocumentIdentifier(uri=uri)))
+    editor.client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
     assert await editor.wait_for(lambda: len(editor.client.diagnostics[uri]) == 0)
 
 
 async def test_run_on_save_is_off_by_default(editor, config):
     await editor.start(config)
     uri = editor.open("calc.py", "print(1 / 0)\n")
-    editor.client.text_document_did_save(types.DidSaveTextDocumentParams(
-        text_document=types.TextDocumentIdentifier(uri=uri)))
+    editor.client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
     await asyncio.sleep(1.0)
     assert uri not in editor.client.diagnostics
 
@@ -55,9 +59,21 @@ async def test_settings_change_reconfigures_the_server(editor, config, fake_fact
     other = fake_factory(models=("codellama:13b",))
     await editor.start(config)
     uri = editor.open("a.py", "x = 1\n")
-    editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"codeEvolver": {"overrides": {"ollama": {"models": {"generator": {
-            "model": "codellama:13b", "endpoints": [other.url]}}}}}}))
+    editor.client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={
+                "codeEvolver": {
+                    "overrides": {
+                        "ollama": {
+                            "models": {
+                                "generator": {"model": "codellama:13b", "endpoints": [other.url]}
+                            }
+                        }
+                    }
+                }
+            }
+        )
+    )
     await asyncio.sleep(0.3)
     actions = await editor.actions(uri, 0, [_diag(0, "bad")])
     assert actions[0].title.startswith("Fix with codellama:13b:")
@@ -75,15 +91,19 @@ async def test_bad_settings_are_reported_and_defaults_kept(editor, config):
 async def test_generate_from_a_comment_and_from_plain_words(editor, fake, config):
     fake.reply_fn = lambda body: (
         "```python\ndef slugify(text):\n    return text.lower().replace(' ', '-')\n```"
-        if "slug" in body.get("prompt", "") else "Step 1: lower-case. Step 2: replace spaces.")
+        if "slug" in body.get("prompt", "")
+        else "Step 1: lower-case. Step 2: replace spaces."
+    )
     await editor.start(config, overrides={"generate": {"write_tests": False, "use_overseer": True}})
     source = "import os\n\n# generate: slugify text for urls\n\nprint(slugify('A B'))\n"
     uri = editor.open("slug.py", source)
     [action] = await editor.actions(uri, 2)
     assert action.title == "Generate 'slugify text for urls' with codellama"
-    result = await editor.command("codeEvolver.generateFunction", uri=uri,
-                                  range={"start": {"line": 2, "character": 0},
-                                         "end": {"line": 2, "character": 0}})
+    result = await editor.command(
+        "codeEvolver.generateFunction",
+        uri=uri,
+        range={"start": {"line": 2, "character": 0}, "end": {"line": 2, "character": 0}},
+    )
     assert result["applied"] is True, result
     assert "def slugify(text):\n    return text.lower()" in editor.texts[uri]
     assert "# generate:" not in editor.texts[uri]
@@ -110,20 +130,28 @@ async def test_fix_all_in_file_through_resolve(editor, fake, config):
 
 
 def _diag(line: int, message: str) -> types.Diagnostic:
-    return types.Diagnostic(range=types.Range(start=types.Position(line=line, character=0),
-                                              end=types.Position(line=line, character=5)),
-                            message=message, source="test")
+    return types.Diagnostic(
+        range=types.Range(
+            start=types.Position(line=line, character=0), end=types.Position(line=line, character=5)
+        ),
+        message=message,
+        source="test",
+    )
 
 
 def test_tcp_mode_serves_lsp(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "code_evolver", "lsp", "--tcp",
-                             f"127.0.0.1:{port}"], stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "code_evolver", "lsp", "--tcp", f"127.0.0.1:{port}"],
+        stderr=subprocess.PIPE,
+    )
     try:
-        body = (b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":'
-                b'{"processId":null,"rootUri":null,"capabilities":{}}}')
+        body = (
+            b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":'
+            b'{"processId":null,"rootUri":null,"capabilities":{}}}'
+        )
         sock = None
         for _ in range(100):
             try:

@@ -32,8 +32,9 @@ BUGGY_LINE = 4  # 0-based: `return total / len(value)`
 
 
 def nvim_version() -> tuple[int, ...]:
-    first = subprocess.run([NVIM, "--version"], capture_output=True, text=True, timeout=30,
-                           check=True).stdout.splitlines()[0]
+    first = subprocess.run(
+        [NVIM, "--version"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout.splitlines()[0]
     found = re.search(r"v(\d+)\.(\d+)\.(\d+)", first)
     return tuple(int(n) for n in found.groups()) if found else (0, 0, 0)
 
@@ -46,8 +47,9 @@ def lua_string(text: str) -> str:
 def run_nvim(tmp_path: Path, source: Path, config: Path, mode: str) -> tuple[int, str]:
     """Run headless Neovim on `source`; returns its exit code and everything it logged."""
     init = tmp_path / "init.lua"
-    init.write_text(f"dofile({lua_string(str(SNIPPET))})\ndofile({lua_string(str(DRIVER))})\n",
-                    encoding="utf-8")
+    init.write_text(
+        f"dofile({lua_string(str(SNIPPET))})\ndofile({lua_string(str(DRIVER))})\n", encoding="utf-8"
+    )
     log = tmp_path / "driver.log"
     home = tmp_path / "home"
     bin_dir = str(Path(sys.executable).parent)  # where this environment's code-evolver lives
@@ -68,8 +70,13 @@ def run_nvim(tmp_path: Path, source: Path, config: Path, mode: str) -> tuple[int
     assert shutil.which("code-evolver", path=env["PATH"]), "code-evolver is not installed"
     process = subprocess.Popen(
         [NVIM, "--headless", "--clean", "-u", str(init)],
-        cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         output, _ = process.communicate(timeout=KILL_AFTER)
         code, note = process.returncode, ""
@@ -89,8 +96,10 @@ def kill_group(pid: int) -> None:
 
 
 def details(log: Path, output: bytes, home: Path) -> str:
-    parts = [f"--- driver log\n{log.read_text(errors='replace') if log.exists() else '(none)'}",
-             f"--- nvim output\n{output.decode(errors='replace')}"]
+    parts = [
+        f"--- driver log\n{log.read_text(errors='replace') if log.exists() else '(none)'}",
+        f"--- nvim output\n{output.decode(errors='replace')}",
+    ]
     parts += [f"--- {p}\n{p.read_text(errors='replace')[-4000:]}" for p in home.rglob("lsp.log")]
     return "\n".join(parts)
 
@@ -113,10 +122,13 @@ def test_docs_show_the_tested_snippet():
     assert shown["editors.md"], "docs/editors.md does not show the Neovim snippet"
 
 
-@pytest.mark.parametrize("mode", [
-    "resolve",  # Neovim's own capabilities: the server leaves the edit to codeAction/resolve
-    "command",  # without resolve support the action carries the command, run exactly once
-])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "resolve",  # Neovim's own capabilities: the server leaves the edit to codeAction/resolve
+        "command",  # without resolve support the action carries the command, run exactly once
+    ],
+)
 @pytest.mark.skipif(NVIM is None, reason="nvim is not on PATH (apt-get install neovim)")
 @pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX process groups")
 @pytest.mark.timeout(KILL_AFTER + 30)
@@ -136,8 +148,9 @@ def test_neovim_fix_with_codellama(fake, write_config, tmp_path, mode):
 
     assert code == 0, logged
     assert (tmp_path / "out.py").read_text(encoding="utf-8") == FIXED, logged
-    assert f"diagnostic: line {BUGGY_LINE}: TypeError: object of type 'int' has no len()" \
-        in logged, logged
+    assert (
+        f"diagnostic: line {BUGGY_LINE}: TypeError: object of type 'int' has no len()" in logged
+    ), logged
     assert "offered: Fix with codellama: TypeError: object of type 'int' has no len()" in logged
     assert f"shape: {mode}" in logged, logged
     assert "request: codeAction/resolve" in logged, logged  # Neovim resolves edit-less actions

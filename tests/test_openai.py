@@ -60,15 +60,26 @@ def test_openai_errors_fail_over_like_ollamas(fake_factory, write_config):
     assert "unexpected EOF" in result.failures[0].detail
 
 
-@pytest.mark.parametrize("error", [
-    # llama.cpp's server
-    {"code": 400, "type": "exceed_context_size_error", "n_prompt_tokens": 5210, "n_ctx": 4096,
-     "message": "the request exceeds the available context size, try increasing it"},
-    # vLLM, worded as OpenAI words it
-    {"type": "BadRequestError", "code": 400,
-     "message": "This model's maximum context length is 4096 tokens. However, you requested "
-                "5210 tokens (5010 in the messages, 200 in the completion)."},
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        # llama.cpp's server
+        {
+            "code": 400,
+            "type": "exceed_context_size_error",
+            "n_prompt_tokens": 5210,
+            "n_ctx": 4096,
+            "message": "the request exceeds the available context size, try increasing it",
+        },
+        # vLLM, worded as OpenAI words it
+        {
+            "type": "BadRequestError",
+            "code": 400,
+            "message": "This model's maximum context length is 4096 tokens. However, you requested "
+            "5210 tokens (5010 in the messages, 200 in the completion).",
+        },
+    ],
+)
 def test_a_prompt_longer_than_the_context_names_the_setting(fake, write_config, error):
     fake.fail("status", code=400, body={"error": error})
     client = openai_client(write_config, fake.url)
@@ -124,7 +135,9 @@ def test_ollama_and_openai_endpoints_in_one_role(fake_factory, write_config):
     native, compatible = fake_factory(), fake_factory()
     config = role_config({})
     config["ollama"]["models"]["generator"]["endpoints"] = [
-        native.url, {"url": compatible.url, "api": "openai"}]
+        native.url,
+        {"url": compatible.url, "api": "openai"},
+    ]
     manager = ConfigManager(write_config(config))
     client = OllamaClient(config_manager=manager)
     for _ in range(2):
@@ -134,21 +147,27 @@ def test_ollama_and_openai_endpoints_in_one_role(fake_factory, write_config):
 
 
 def test_doctor_probes_v1_models(fake, write_config):
-    config = role_config({"generator": [fake.url], "overseer": [fake.url],
-                          "evaluator": [fake.url]})
+    config = role_config({"generator": [fake.url], "overseer": [fake.url], "evaluator": [fake.url]})
     config["ollama"]["api"] = "openai"
     path = write_config(config)
-    proc = subprocess.run([sys.executable, "-m", "code_evolver", "doctor", "--config", str(path)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "code_evolver", "doctor", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert [r.path for r in fake.requests] == ["/v1/models"]
 
 
-@pytest.mark.parametrize(("line", "text", "done"), [
-    (b'data: {"choices":[{"delta":{"content":"hi"},"finish_reason":null}]}', "hi", False),
-    (b'data: {"choices":[{"text":"x","finish_reason":"length"}]}', "x", True),
-    (b"data: [DONE]", "", True),
-])
+@pytest.mark.parametrize(
+    ("line", "text", "done"),
+    [
+        (b'data: {"choices":[{"delta":{"content":"hi"},"finish_reason":null}]}', "hi", False),
+        (b'data: {"choices":[{"text":"x","finish_reason":"length"}]}', "x", True),
+        (b"data: [DONE]", "", True),
+    ],
+)
 def test_parse_event(line, text, done):
     chunk = parse_event(line, "http://e")
     assert chunk is not None and (chunk.text, chunk.done) == (text, done)

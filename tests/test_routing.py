@@ -47,10 +47,13 @@ def generator(client: OllamaClient):
 
 def test_the_first_tier_serves_until_it_is_full_or_down(fake_factory: Factory, write_config):
     gpu, cpu = fake_factory(name="gpu"), fake_factory(name="cpu")
-    client = routed_client(write_config, [
-        {"url": cpu.url, "priority": 1, "max_parallel": 4},
-        {"url": gpu.url, "priority": 0, "max_parallel": 1},
-    ])
+    client = routed_client(
+        write_config,
+        [
+            {"url": cpu.url, "priority": 1, "max_parallel": 4},
+            {"url": gpu.url, "priority": 0, "max_parallel": 1},
+        ],
+    )
     served = [client.generate_full(prompt="x", model_key="generator").endpoint for _ in range(5)]
     assert served == [gpu.url] * 5
     gpu.fail("hang")  # holds the GPU's only slot
@@ -68,10 +71,14 @@ def test_the_first_tier_serves_until_it_is_full_or_down(fake_factory: Factory, w
 @pytest.mark.parametrize("strategy", ["round_robin", "least_busy"])
 def test_weights_split_a_thousand_requests(fake_factory: Factory, write_config, strategy):
     heavy, light = fake_factory(), fake_factory()
-    client = routed_client(write_config, [
-        {"url": heavy.url, "weight": 3, "max_parallel": 4},
-        {"url": light.url, "weight": 1, "max_parallel": 4},
-    ], strategy=strategy)
+    client = routed_client(
+        write_config,
+        [
+            {"url": heavy.url, "weight": 3, "max_parallel": 4},
+            {"url": light.url, "weight": 1, "max_parallel": 4},
+        ],
+        strategy=strategy,
+    )
     served = Counter(
         client.generate_full(prompt="x", model_key="generator").endpoint for _ in range(1000)
     )
@@ -83,10 +90,14 @@ def test_slots_are_never_exceeded(fake_factory: Factory, write_config, strategy)
     a, b = fake_factory(), fake_factory()
     for fake in (a, b):
         fake.latency = 0.05  # long enough for requests to overlap
-    client = routed_client(write_config, [
-        {"url": a.url, "max_parallel": 2},
-        {"url": b.url, "max_parallel": 1},
-    ], strategy=strategy)
+    client = routed_client(
+        write_config,
+        [
+            {"url": a.url, "max_parallel": 2},
+            {"url": b.url, "max_parallel": 1},
+        ],
+        strategy=strategy,
+    )
     threads = [in_background(client, f"p{i}") for i in range(16)]
     for t in threads:
         t.join(30)
@@ -116,9 +127,7 @@ def test_the_queue_serves_in_arrival_order(fake_factory: Factory, write_config):
 def test_a_request_gives_up_after_the_queue_timeout(fake_factory: Factory, write_config):
     only = fake_factory()
     only.fail("hang", times=1)
-    client = routed_client(
-        write_config, [{"url": only.url, "max_parallel": 1}], queue_timeout=0.3
-    )
+    client = routed_client(write_config, [{"url": only.url, "max_parallel": 1}], queue_timeout=0.3)
     holder = in_background(client, "holder")
     assert only.wait_for(lambda: only.generate_count == 1)
     with pytest.raises(QueueTimeout) as info:
@@ -129,9 +138,7 @@ def test_a_request_gives_up_after_the_queue_timeout(fake_factory: Factory, write
     holder.join(10)
 
 
-def test_a_session_stays_on_its_endpoint_while_it_has_a_slot(
-    fake_factory: Factory, write_config
-):
+def test_a_session_stays_on_its_endpoint_while_it_has_a_slot(fake_factory: Factory, write_config):
     fakes = [fake_factory() for _ in range(3)]
     client = routed_client(write_config, [{"url": f.url, "max_parallel": 2} for f in fakes])
 
@@ -142,8 +149,9 @@ def test_a_session_stays_on_its_endpoint_while_it_has_a_slot(
     others = [serve() for _ in range(4)]
     assert len(set(others)) == 3  # the rotation goes on for everyone else
     assert [serve("fix-1") for _ in range(4)] == [first] * 4
-    chat = client.chat_full(messages=[{"role": "user", "content": "hi"}], model_key="generator",
-                            session="fix-1")
+    chat = client.chat_full(
+        messages=[{"role": "user", "content": "hi"}], model_key="generator", session="fix-1"
+    )
     assert chat.endpoint == first
     # Its endpoint full: the session goes elsewhere rather than wait.
     home = next(f for f in fakes if f.url == first)
@@ -163,12 +171,15 @@ def test_servers_without_the_model_loaded_are_avoided(
     cold, warm = fake_factory(name="cold"), fake_factory(name="warm")
     cold.cold_load = 3.0
     warm.loaded = ["codellama"]
-    client = routed_client(write_config, [
-        {"url": cold.url, "max_parallel": 2},
-        {"url": warm.url, "max_parallel": 2},
-    ], strategy=strategy)
-    served = {client.generate_full(prompt="x", model_key="generator").endpoint
-              for _ in range(6)}
+    client = routed_client(
+        write_config,
+        [
+            {"url": cold.url, "max_parallel": 2},
+            {"url": warm.url, "max_parallel": 2},
+        ],
+        strategy=strategy,
+    )
+    served = {client.generate_full(prompt="x", model_key="generator").endpoint for _ in range(6)}
     assert served == {warm.url}
     assert cold.generate_count == 0
     assert any(r.path == "/api/ps" for r in cold.requests)
@@ -177,8 +188,11 @@ def test_servers_without_the_model_loaded_are_avoided(
 
 def test_a_cooling_endpoint_recovers_in_the_background(fake_factory: Factory, write_config):
     flaky, steady = fake_factory(), fake_factory()
-    config = role_config({"generator": [flaky.url, steady.url]},
-                         cooldown={"base": 600, "max": 600}, probe_interval=0.1)
+    config = role_config(
+        {"generator": [flaky.url, steady.url]},
+        cooldown={"base": 600, "max": 600},
+        probe_interval=0.1,
+    )
     manager = ConfigManager(write_config(config))
     client = OllamaClient(manager.ollama_url, config_manager=manager)
     flaky.fail("refuse")
@@ -198,8 +212,11 @@ def test_a_cooling_endpoint_recovers_in_the_background(fake_factory: Factory, wr
 
 def test_a_probe_does_not_free_a_server_whose_runner_fails(fake_factory: Factory, write_config):
     broken, steady = fake_factory(), fake_factory()
-    config = role_config({"generator": [broken.url, steady.url]},
-                         cooldown={"base": 600, "max": 600}, probe_interval=0.1)
+    config = role_config(
+        {"generator": [broken.url, steady.url]},
+        cooldown={"base": 600, "max": 600},
+        probe_interval=0.1,
+    )
     client = OllamaClient(config_manager=ConfigManager(write_config(config)))
     broken.fail("status", code=500)  # /api/tags still answers: a probe proves nothing
     client.generate(prompt="x", model_key="generator")
@@ -231,13 +248,22 @@ def test_cli_runs_in_a_loop_spread_their_load(fake_factory: Factory, write_confi
     a, b = fake_factory(), fake_factory()
     a.reply = b.reply = "```python\nprint(1)\n```"
     # One model request per run: one candidate, no overseer, no model-written tests.
-    config = write_config({**role_config({"generator": [a.url, b.url]}),
-                           "generate": {"candidates": 1, "related_functions": 0}})
+    config = write_config(
+        {
+            **role_config({"generator": [a.url, b.url]}),
+            "generate": {"candidates": 1, "related_functions": 0},
+        }
+    )
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     for _ in range(4):
         proc = subprocess.run(
             [sys.executable, "-m", "code_evolver", "generate", "--config", str(config), "one"],
-            capture_output=True, text=True, timeout=120, env=env, check=False, cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
+            cwd=tmp_path,
         )
         assert proc.returncode == 0, proc.stderr
     assert (a.generate_count, b.generate_count) == (2, 2)
@@ -248,10 +274,14 @@ def test_cli_runs_in_a_loop_spread_their_load(fake_factory: Factory, write_confi
 def test_status_shows_tiers_weights_slots_and_loaded_models(fake_factory: Factory, write_config):
     a, b = fake_factory(), fake_factory()
     a.loaded = ["codellama"]
-    client = routed_client(write_config, [
-        {"url": a.url, "priority": 0, "weight": 2, "max_parallel": 2},
-        {"url": b.url, "priority": 1},
-    ], strategy="fastest")
+    client = routed_client(
+        write_config,
+        [
+            {"url": a.url, "priority": 0, "weight": 2, "max_parallel": 2},
+            {"url": b.url, "priority": 1},
+        ],
+        strategy="fastest",
+    )
     client.generate(prompt="x", model_key="generator")
     text = render_status(client.status())
     assert "tier 0, weight 2, slots 0/2, loaded: codellama:latest" in text
@@ -259,16 +289,18 @@ def test_status_shows_tiers_weights_slots_and_loaded_models(fake_factory: Factor
     assert client.routing_summary() == {"inUse": 0, "slots": 3, "queued": 0}
 
 
-@pytest.mark.parametrize(("entry", "message"), [
-    ({"weight": 0}, "weight: expected a number above 0"),
-    ({"priority": -1}, "priority: expected a whole number from 0 to 1000"),
-    ({"max_parallel": 0}, "max_parallel: expected a whole number from 1 to 1024"),
-    ({"slots": 2}, "slots"),
-])
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"weight": 0}, "weight: expected a number above 0"),
+        ({"priority": -1}, "priority: expected a whole number from 0 to 1000"),
+        ({"max_parallel": 0}, "max_parallel: expected a whole number from 1 to 1024"),
+        ({"slots": 2}, "slots"),
+    ],
+)
 def test_bad_routing_keys_name_the_key(write_config, entry, message):
     config = role_config({})
-    config["ollama"]["models"]["generator"]["endpoints"] = [
-        {"url": "http://127.0.0.1:9", **entry}]
+    config["ollama"]["models"]["generator"]["endpoints"] = [{"url": "http://127.0.0.1:9", **entry}]
     with pytest.raises(ConfigError) as info:
         ConfigManager(write_config(config))
     assert message in str(info.value)
@@ -285,12 +317,12 @@ def test_plain_urls_keep_no_client_side_limit(write_config):
     assert endpoint.max_parallel == 1  # Ollama's own OLLAMA_NUM_PARALLEL default
 
 
-
 def test_the_fake_loads_a_model_once_and_lists_it_in_ps(fake_factory: Factory, write_config):
     fake = fake_factory()
     fake.cold_load = 0.2
-    client = OllamaClient(config_manager=ConfigManager(
-        write_config(role_config({"generator": [fake.url]}))))
+    client = OllamaClient(
+        config_manager=ConfigManager(write_config(role_config({"generator": [fake.url]})))
+    )
     assert client.loaded_models(fake_factory_endpoint(fake)) == []
     threads = [in_background(client, f"p{i}") for i in range(3)]
     for t in threads:
@@ -311,13 +343,19 @@ def test_doctor_shows_slots_and_loaded_models(fake_factory: Factory, write_confi
     a, b = fake_factory(), fake_factory()
     a.loaded = ["codellama"]
     config = role_config({"overseer": [a.url], "evaluator": [a.url]})
-    config["ollama"]["models"]["generator"].update(strategy="fastest", endpoints=[
-        {"url": a.url, "max_parallel": 2, "priority": 0},
-        {"url": b.url, "max_parallel": 1, "priority": 1},
-    ])
+    config["ollama"]["models"]["generator"].update(
+        strategy="fastest",
+        endpoints=[
+            {"url": a.url, "max_parallel": 2, "priority": 0},
+            {"url": b.url, "max_parallel": 1, "priority": 1},
+        ],
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "code_evolver", "doctor", "--config", str(write_config(config))],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"ok    {a.url}; tier 0, slots 0/2, loaded: codellama:latest" in proc.stdout
@@ -371,8 +409,11 @@ def test_the_background_thread_ends_when_nothing_is_left_to_check(
     fake_factory: Factory, write_config
 ):
     flaky, steady = fake_factory(), fake_factory()
-    config = role_config({"generator": [flaky.url, steady.url]},
-                         cooldown={"base": 600, "max": 600}, probe_interval=0.1)
+    config = role_config(
+        {"generator": [flaky.url, steady.url]},
+        cooldown={"base": 600, "max": 600},
+        probe_interval=0.1,
+    )
     client = OllamaClient(config_manager=ConfigManager(write_config(config)))
 
     def monitors() -> int:

@@ -49,8 +49,11 @@ def documents(draw: st.DrawFn) -> str:
 
     above = draw(st.lists(FILLER, max_size=6))
     below = draw(st.lists(FILLER, max_size=4))
-    return block(above) + block(["", *FUNCTION_LINES, "", ""]) + block(
-        [*below, "print(average([1, 2, 3]))"])
+    return (
+        block(above)
+        + block(["", *FUNCTION_LINES, "", ""])
+        + block([*below, "print(average([1, 2, 3]))"])
+    )
 
 
 typings = st.builds(Typing, st.floats(0, 1), st.integers(0, 3), TYPED, st.booleans())
@@ -89,8 +92,9 @@ def common_ends(a: str, b: str) -> tuple[int, int]:
     return head, tail
 
 
-async def fix_once(editor: Editor, fake, name: str, source: str, typed: list[Typing],
-                   resolve: bool) -> None:
+async def fix_once(
+    editor: Editor, fake, name: str, source: str, typed: list[Typing], resolve: bool
+) -> None:
     uri = editor.open(name, source)
     line = len(re.findall(r"\r\n|\r|\n", source[: source.index("len(value)")]))
     before = len(editor.messages())
@@ -132,20 +136,26 @@ async def fix_once(editor: Editor, fake, name: str, source: str, typed: list[Typ
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
 async def test_random_typing_never_loses_text(editor, fake, write_config, encoding):
-    config = write_config(role_config({"generator": [fake.url], "overseer": [fake.url],
-                                       "evaluator": [fake.url]}))
+    config = write_config(
+        role_config({"generator": [fake.url], "overseer": [fake.url], "evaluator": [fake.url]})
+    )
     fake.reply = fence(FIXED_FUNCTION)
-    await editor.start(config, capabilities=capabilities(encodings=[encoding]),
-                       overrides={"fix": {"max_attempts": 1}})
+    await editor.start(
+        config,
+        capabilities=capabilities(encodings=[encoding]),
+        overrides={"fix": {"max_attempts": 1}},
+    )
     assert editor.encoding == encoding
     loop = asyncio.get_running_loop()
     names = (f"doc{n}.py" for n in itertools.count())
 
-    @settings(max_examples=12, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(documents(), st.lists(typings, max_size=3), st.booleans())
     def example(source: str, typed: list[Typing], resolve: bool) -> None:
         asyncio.run_coroutine_threadsafe(
-            fix_once(editor, fake, next(names), source, typed, resolve), loop).result(90)
+            fix_once(editor, fake, next(names), source, typed, resolve), loop
+        ).result(90)
 
     await asyncio.to_thread(example)

@@ -14,15 +14,18 @@ from code_evolver.worker.framing import FrameBuffer, encode, read_frame
 
 
 def test_frames_survive_any_split_of_the_bytes() -> None:
-    job = FixJob(Target("/w/a.py", "python", "/w"), "x = 1\n" * 500,
-                 (DiagnosticInfo("NameError", 3, "pyright", None),))
+    job = FixJob(
+        Target("/w/a.py", "python", "/w"),
+        "x = 1\n" * 500,
+        (DiagnosticInfo("NameError", 3, "pyright", None),),
+    )
     messages = [("job", 1, job), ("cancel", 1), ("step", 7, "é" * 70_000)]
     data = b"".join(encode(m) for m in messages)
     for size in (1, 3, 4, 5, 4096, len(data)):
         buffer = FrameBuffer()
         out = []
         for start in range(0, len(data), size):
-            out.extend(buffer.feed(data[start:start + size]))
+            out.extend(buffer.feed(data[start : start + size]))
         assert out == messages, size
 
 
@@ -41,8 +44,12 @@ def test_a_length_that_is_not_ours_is_refused() -> None:
 
 
 def test_the_worker_stops_on_garbage_and_says_why() -> None:
-    done = subprocess.run([sys.executable, "-m", "code_evolver.worker.process"],
-                          input=b"GET / HTTP/1.1\r\n\r\n", capture_output=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "code_evolver.worker.process"],
+        input=b"GET / HTTP/1.1\r\n\r\n",
+        capture_output=True,
+        timeout=60,
+    )
     assert done.returncode == 1
     assert done.stdout == b""
     assert b"unreadable request" in done.stderr

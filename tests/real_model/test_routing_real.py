@@ -118,8 +118,11 @@ def litellm_proxy(real_servers, tmp_path: Path, monkeypatch) -> Iterator[str]:
         "model_list": [
             {
                 "model_name": "smollm2",
-                "litellm_params": {"model": "openai/smollm2", "api_base": f"{url}/v1",
-                                   "api_key": "none"},
+                "litellm_params": {
+                    "model": "openai/smollm2",
+                    "api_base": f"{url}/v1",
+                    "api_key": "none",
+                },
             }
             for url in real_servers.urls
         ],
@@ -142,7 +145,10 @@ def litellm_proxy(real_servers, tmp_path: Path, monkeypatch) -> Iterator[str]:
     log = (tmp_path / "litellm.log").open("wb")
     proc = subprocess.Popen(
         [command, "--config", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -176,7 +182,11 @@ def litellm_proxy(real_servers, tmp_path: Path, monkeypatch) -> Iterator[str]:
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "code_evolver", *args],
-        capture_output=True, text=True, timeout=600, cwd=cwd, check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        check=False,
         env={**os.environ, "XDG_CACHE_HOME": str(cwd / "cache")},
     )
 
@@ -185,8 +195,9 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_generate_and_fix_through_the_litellm_proxy(litellm_proxy, real_config, tmp_path):
     config = real_config([{"url": litellm_proxy, "max_parallel": 2, "key_env": KEY_ENV}])
     client = OllamaClient(config_manager=ConfigManager(config))
-    reply = client.generate_full(prompt="Write add(a, b) in Python.", model_key="generator",
-                                 options={"num_predict": 48})
+    reply = client.generate_full(
+        prompt="Write add(a, b) in Python.", model_key="generator", options={"num_predict": 48}
+    )
     assert reply.text.strip() and reply.endpoint == litellm_proxy
     client.close()
     generated = run_cli("generate", "--config", str(config), "add two numbers", cwd=tmp_path)

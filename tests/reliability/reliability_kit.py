@@ -44,8 +44,7 @@ async def lsp_session(
     assert isinstance(client, LanguageClient)
     editor = Editor(client, root)
     try:
-        await editor.start(config, trusted=trusted, overrides=overrides,
-                           capabilities=capabilities)
+        await editor.start(config, trusted=trusted, overrides=overrides, capabilities=capabilities)
         yield editor
     finally:
         with contextlib.suppress(Exception):
@@ -69,8 +68,11 @@ class ProcessCensus:
     children: tuple[int, ...]
 
     def within(self, limit: ProcessCensus) -> bool:
-        return (self.threads <= limit.threads and self.sockets <= limit.sockets
-                and len(self.children) <= len(limit.children))
+        return (
+            self.threads <= limit.threads
+            and self.sockets <= limit.sockets
+            and len(self.children) <= len(limit.children)
+        )
 
 
 def census(pid: int) -> ProcessCensus:
@@ -154,8 +156,11 @@ def socket_peers(pid: int) -> list[str]:
 
 def tcp_connections_to(port: int, pid: int | None = None) -> list[str]:
     """Established TCP connections of `pid` (default: this process) to 127.0.0.1:`port`."""
-    return [p for p in socket_peers(pid or os.getpid())
-            if p.startswith("tcp") and p.split()[3] == str(port) and p.endswith("01")]
+    return [
+        p
+        for p in socket_peers(pid or os.getpid())
+        if p.startswith("tcp") and p.split()[3] == str(port) and p.endswith("01")
+    ]
 
 
 def give_up(editor: Editor, msg_id: str, task: asyncio.Future[Any]) -> None:

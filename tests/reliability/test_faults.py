@@ -136,27 +136,43 @@ class Router:
         return "I do not know what you want."
 
 
-def _config(write_config: Callable[..., Path], name: str, roles: dict[str, list[str]],
-            timeouts: dict[str, float] | None = None) -> Path:
+def _config(
+    write_config: Callable[..., Path],
+    name: str,
+    roles: dict[str, list[str]],
+    timeouts: dict[str, float] | None = None,
+) -> Path:
     models: dict[str, Any] = {
         "generator": {"model": "codellama", "endpoints": roles["generator"]},
         "overseer": {"model": "llama3", "endpoints": roles["overseer"]},
         "evaluator": {"model": "llama3", "endpoints": roles["evaluator"]},
     }
-    return write_config({
-        "ollama": {"base_url": "http://127.0.0.1:9", "timeouts": timeouts or TIMEOUTS,
-                   "models": models},
-        # One candidate at a time: these stages test failover within one request (two
-        # candidates would let the healthy endpoint's answer hide the failing one).
-        "generate": {"related_functions": 0, "use_overseer": True, "write_tests": False,
-                     "use_evaluator": True, "candidates": 1},
-        "fix": {"candidates": 1},
-    }, name=f"{name}.yaml")
+    return write_config(
+        {
+            "ollama": {
+                "base_url": "http://127.0.0.1:9",
+                "timeouts": timeouts or TIMEOUTS,
+                "models": models,
+            },
+            # One candidate at a time: these stages test failover within one request (two
+            # candidates would let the healthy endpoint's answer hide the failing one).
+            "generate": {
+                "related_functions": 0,
+                "use_overseer": True,
+                "write_tests": False,
+                "use_evaluator": True,
+                "candidates": 1,
+            },
+            "fix": {"candidates": 1},
+        },
+        name=f"{name}.yaml",
+    )
 
 
 def _load(editor: Editor, config: Path) -> None:
-    editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"codeEvolver": {"configPath": str(config)}}))
+    editor.client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"codeEvolver": {"configPath": str(config)}})
+    )
 
 
 async def _warm_up(editor: Editor, fake: FakeOllama, write_config: Callable[..., Path]) -> None:
@@ -164,18 +180,33 @@ async def _warm_up(editor: Editor, fake: FakeOllama, write_config: Callable[...,
     census; of a language that is not run, so that no program starts."""
     fake.latency = 0.5
     fake.reply_fn = lambda body: fence(RUST_FIXED, "rust")
-    _load(editor, _config(write_config, "warm", {r: [fake.url] for r in
-                                                 ("generator", "overseer", "evaluator")}))
+    _load(
+        editor,
+        _config(
+            write_config, "warm", {r: [fake.url] for r in ("generator", "overseer", "evaluator")}
+        ),
+    )
     uris = [editor.open(f"warm{i}.rs", RUST, language="rust") for i in range(JOB_POOL)]
     protocol = editor.client.protocol
-    results = await asyncio.gather(*(
-        protocol.send_request_async("workspace/executeCommand", _fix_params(uri, 1, "types"))
-        for uri in uris))
+    results = await asyncio.gather(
+        *(
+            protocol.send_request_async("workspace/executeCommand", _fix_params(uri, 1, "types"))
+            for uri in uris
+        )
+    )
     assert all(r["applied"] for r in results), results
 
 
-async def _run(editor: Editor, router: Router, fakes: dict[str, FakeOllama], kind: str,
-               stage: str, two: bool, tmp: Path, write_config: Callable[..., Path]) -> None:
+async def _run(
+    editor: Editor,
+    router: Router,
+    fakes: dict[str, FakeOllama],
+    kind: str,
+    stage: str,
+    two: bool,
+    tmp: Path,
+    write_config: Callable[..., Path],
+) -> None:
     mode, kw = KINDS[kind]
     name = f"{kind}-{stage}-{'two' if two else 'one'}"
     for fake in fakes.values():
@@ -185,21 +216,31 @@ async def _run(editor: Editor, router: Router, fakes: dict[str, FakeOllama], kin
         scenario.gate.touch()
     router.scenario = scenario
     pairs = {"generator": ("g1", "g2"), "overseer": ("o1", "o2"), "evaluator": ("e1", "e2")}
-    roles = {role: [fakes[k].url for k in (keys if two else keys[:1])]
-             for role, keys in pairs.items()}
+    roles = {
+        role: [fakes[k].url for k in (keys if two else keys[:1])] for role, keys in pairs.items()
+    }
     _load(editor, _config(write_config, name, roles))
     fixing = stage.startswith("fix")
     source = BUGGY if fixing else STUB
     uri = editor.open(f"{name.replace('-', '_')}.py", source)
     on_disk = editor.root / f"{name.replace('-', '_')}.py"
-    bad = {"fix_first": "g1", "gen_first": "g1", "overseer": "o1", "evaluator": "e1",
-           # A fix's attempts stay on the endpoint that served its first (session affinity):
-           # the escalation meets the failure there and fails over to the other.
-           "fix_escalation": "g1", "gen_escalation": "g2" if two else "g1"}[stage]
+    bad = {
+        "fix_first": "g1",
+        "gen_first": "g1",
+        "overseer": "o1",
+        "evaluator": "e1",
+        # A fix's attempts stay on the endpoint that served its first (session affinity):
+        # the escalation meets the failure there and fails over to the other.
+        "fix_escalation": "g1",
+        "gen_escalation": "g2" if two else "g1",
+    }[stage]
     if not scenario.escalates:
         fakes[bad].fail(mode, **kw)
-    shown, logged, edits = len(editor.client.messages), len(editor.client.log_messages), \
-        len(editor.edits)
+    shown, logged, edits = (
+        len(editor.client.messages),
+        len(editor.client.log_messages),
+        len(editor.edits),
+    )
     asked = {key: len(fake.requests) for key, fake in fakes.items()}
     command = "codeEvolver.fixDiagnostics" if fixing else "codeEvolver.generateFunction"
     task = asyncio.create_task(editor.command(command, uri=uri, range=whole_range(1)))
@@ -233,7 +274,7 @@ async def _run(editor: Editor, router: Router, fakes: dict[str, FakeOllama], kin
             assert "rejected" in sentence, context
     served = kind != "status400" and two
     if stage == "overseer":
-        prompts = [r.body["prompt"] for r in fakes["g1"].requests[asked["g1"]:]]
+        prompts = [r.body["prompt"] for r in fakes["g1"].requests[asked["g1"] :]]
         assert prompts and all(("Suggested approach" in p) == served for p in prompts), context
         if not served:
             assert any("Overseer unavailable" in m for m in new_logs), context
@@ -244,8 +285,9 @@ async def _run(editor: Editor, router: Router, fakes: dict[str, FakeOllama], kin
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-async def test_every_stage_survives_the_failure(kind: str, tmp_path: Path, fake_factory,
-                                                write_config) -> None:
+async def test_every_stage_survives_the_failure(
+    kind: str, tmp_path: Path, fake_factory, write_config
+) -> None:
     router = Router()
     fakes = {key: fake_factory(name=key) for key in ("g1", "g2", "o1", "o2", "e1", "e2", "w")}
     for fake in fakes.values():
@@ -271,13 +313,15 @@ async def test_every_stage_survives_the_failure(kind: str, tmp_path: Path, fake_
         assert not any("internal error" in m for m in editor.messages())
 
 
-async def test_failed_requests_leave_no_socket_behind(tmp_path: Path, fake_factory,
-                                                      write_config) -> None:
+async def test_failed_requests_leave_no_socket_behind(
+    tmp_path: Path, fake_factory, write_config
+) -> None:
     """One client meets every failure in turn: afterwards it holds one idle connection at most."""
     fake = fake_factory()
     fake.reply = fence(FIXED_FUNCTION)
-    config = _config(write_config, "one", {r: [fake.url] for r in
-                                           ("generator", "overseer", "evaluator")})
+    config = _config(
+        write_config, "one", {r: [fake.url] for r in ("generator", "overseer", "evaluator")}
+    )
     async with lsp_session(tmp_path / "ws", config) as editor:
         pid = server_pid(editor)
         await editor.actions(editor.open("probe.py", "x = 1\n"), 0)
@@ -291,8 +335,9 @@ async def test_failed_requests_leave_no_socket_behind(tmp_path: Path, fake_facto
             working = editor.open(f"working{number}.py", BUGGY)
             result = await editor.command("codeEvolver.fixDiagnostics", uri=working)
             assert result["applied"] is True, (kind, result)
-        limit = ProcessCensus(baseline.threads + JOB_POOL + READER_POOL_SLACK,
-                              baseline.sockets + 1, ())
+        limit = ProcessCensus(
+            baseline.threads + JOB_POOL + READER_POOL_SLACK, baseline.sockets + 1, ()
+        )
         after = await settle(pid, limit)
         assert after.within(limit), (baseline, after, socket_peers(pid))
         assert fake.wait_for(lambda: fake.active == 0, timeout=10)
@@ -314,8 +359,13 @@ def test_closing_the_client_closes_its_connections(fake_factory, write_config) -
 
 def _client(write_config, urls: list[str], **extra: Any) -> OllamaClient:
     timeouts = {**TIMEOUTS, **extra.pop("timeouts", {})}
-    data: dict[str, Any] = {"ollama": {"base_url": "http://127.0.0.1:9", "timeouts": timeouts,
-                                       "models": {"generator": {"endpoints": urls}}}}
+    data: dict[str, Any] = {
+        "ollama": {
+            "base_url": "http://127.0.0.1:9",
+            "timeouts": timeouts,
+            "models": {"generator": {"endpoints": urls}},
+        }
+    }
     data.update(extra)
     config = ConfigManager(write_config(data))
     return OllamaClient(config.ollama_url, config_manager=config)
@@ -335,8 +385,10 @@ def test_endpoint_dying_mid_stream_fails_over_and_is_closed(fake_factory, write_
 def test_a_slow_drip_is_ended_by_the_total_timeout(fake_factory, write_config) -> None:
     fake = fake_factory()
     fake.fail("drip", interval=0.1)  # a byte every 0.1 s: never idle, never a whole line
-    with _client(write_config, [fake.url], timeouts={"total": 2}) as client, \
-            pytest.raises(AllEndpointsFailed) as info:
+    with (
+        _client(write_config, [fake.url], timeouts={"total": 2}) as client,
+        pytest.raises(AllEndpointsFailed) as info,
+    ):
         client.generate(prompt="x", model_key="generator")
     [error] = info.value.failures
     assert isinstance(error, EndpointTimeout) and error.phase == "total"
@@ -347,24 +399,29 @@ def test_a_slow_drip_is_ended_by_the_total_timeout(fake_factory, write_config) -
 def test_a_fast_drip_is_ended_by_the_output_cap(fake_factory, write_config) -> None:
     fake = fake_factory()
     fake.fail("drip", interval=0.0, byte=b" " * 65536)  # a flood that is never a line
-    with _client(write_config, [fake.url], timeouts={"total": 600},
-                 max_output_chars=1000) as client, pytest.raises(AllEndpointsFailed) as info:
+    with (
+        _client(write_config, [fake.url], timeouts={"total": 600}, max_output_chars=1000) as client,
+        pytest.raises(AllEndpointsFailed) as info,
+    ):
         client.generate(prompt="x", model_key="generator")
     [error] = info.value.failures
     assert isinstance(error, OutputTooLarge) and "max_output_chars" in str(error)
     assert fake.wait_for(lambda: fake.disconnects >= 1, timeout=10)
 
 
-@pytest.mark.parametrize("max_output_chars", [
-    1000,  # the byte cap in the transport (4 bytes a character) trips on the first read
-    200_000,
-])
-def test_a_two_gigabyte_reply_is_cut_at_the_output_cap(fake_factory, write_config,
-                                                       max_output_chars) -> None:
+@pytest.mark.parametrize(
+    "max_output_chars",
+    [
+        1000,  # the byte cap in the transport (4 bytes a character) trips on the first read
+        200_000,
+    ],
+)
+def test_a_two_gigabyte_reply_is_cut_at_the_output_cap(
+    fake_factory, write_config, max_output_chars
+) -> None:
     huge, alive = fake_factory(), fake_factory()
     huge.fail("huge")  # 2 GB of 64-character pieces, as fast as the socket takes them
-    with _client(write_config, [huge.url, alive.url],
-                 max_output_chars=max_output_chars) as client:
+    with _client(write_config, [huge.url, alive.url], max_output_chars=max_output_chars) as client:
         result = client.generate_full(prompt="x", model_key="generator")
     assert result.endpoint == alive.url
     [error] = result.failures
@@ -399,10 +456,12 @@ def test_an_endpoint_a_little_slow_to_accept_still_serves(fake_factory, write_co
 
 
 async def test_a_long_multi_line_error_body_still_gives_one_short_sentence(
-        tmp_path: Path, fake, write_config) -> None:
+    tmp_path: Path, fake, write_config
+) -> None:
     fake.fail("status", code=400, body={"error": "bad options:\n" + "option stack\n" * 2000})
-    config = _config(write_config, "long-error",
-                     {r: [fake.url] for r in ("generator", "overseer", "evaluator")})
+    config = _config(
+        write_config, "long-error", {r: [fake.url] for r in ("generator", "overseer", "evaluator")}
+    )
     async with lsp_session(tmp_path / "ws", config) as editor:
         uri = editor.open("buggy.py", BUGGY)
         result = await editor.command("codeEvolver.fixDiagnostics", uri=uri)
@@ -414,27 +473,34 @@ async def test_a_long_multi_line_error_body_still_gives_one_short_sentence(
 
 # ---------------------------------------------------------------- a burst of requests
 
-RUST = "fn main() {\n    let x: i32 = \"one\";\n    println!(\"{}\", x);\n}\n"
-RUST_FIXED = "fn main() {\n    let x: i32 = 1;\n    println!(\"{}\", x);\n}\n"
+RUST = 'fn main() {\n    let x: i32 = "one";\n    println!("{}", x);\n}\n'
+RUST_FIXED = 'fn main() {\n    let x: i32 = 1;\n    println!("{}", x);\n}\n'
 
 
 def _fix_params(uri: str, line: int, message: str) -> types.ExecuteCommandParams:
-    diagnostic = {"range": {"start": {"line": line, "character": 0},
-                            "end": {"line": line, "character": 10}},
-                  "message": message, "source": "rustc"}
-    return types.ExecuteCommandParams(command="codeEvolver.fixDiagnostics",
-                                      arguments=[{"uri": uri, "diagnostics": [diagnostic]}])
+    diagnostic = {
+        "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 10}},
+        "message": message,
+        "source": "rustc",
+    }
+    return types.ExecuteCommandParams(
+        command="codeEvolver.fixDiagnostics", arguments=[{"uri": uri, "diagnostics": [diagnostic]}]
+    )
 
 
-async def test_a_burst_with_cancellations_leaves_nothing_in_flight(tmp_path: Path, fake,
-                                                                   write_config) -> None:
-    fake.reply_fn = lambda body: (fence(RUST_FIXED, "rust") if "rust" in body["prompt"]
-                                  else fence(FIXED_FUNCTION))
+async def test_a_burst_with_cancellations_leaves_nothing_in_flight(
+    tmp_path: Path, fake, write_config
+) -> None:
+    fake.reply_fn = lambda body: (
+        fence(RUST_FIXED, "rust") if "rust" in body["prompt"] else fence(FIXED_FUNCTION)
+    )
     fake.latency = 0.3
-    config = _config(write_config, "burst", {r: [fake.url] for r in
-                                             ("generator", "overseer", "evaluator")}, SLOW)
-    async with lsp_session(tmp_path / "ws", config,
-                           overrides={"fix": {"max_attempts": 1}}) as editor:
+    config = _config(
+        write_config, "burst", {r: [fake.url] for r in ("generator", "overseer", "evaluator")}, SLOW
+    )
+    async with lsp_session(
+        tmp_path / "ws", config, overrides={"fix": {"max_attempts": 1}}
+    ) as editor:
         pid = server_pid(editor)
         python = [editor.open(f"p{i}.py", BUGGY) for i in range(10)]
         rust = [editor.open(f"r{i}.rs", RUST, language="rust") for i in range(10)]
@@ -443,27 +509,39 @@ async def test_a_burst_with_cancellations_leaves_nothing_in_flight(tmp_path: Pat
         protocol = editor.client.protocol
         commands = []
         for i in range(50):
-            params = (_fix_params(python[i % 10], 4, "division by the wrong name") if i % 2
-                      else _fix_params(rust[i % 10], 1, "mismatched types"))
-            commands.append(asyncio.ensure_future(protocol.send_request_async(
-                "workspace/executeCommand", params, msg_id=f"burst-{i}")))
+            params = (
+                _fix_params(python[i % 10], 4, "division by the wrong name")
+                if i % 2
+                else _fix_params(rust[i % 10], 1, "mismatched types")
+            )
+            commands.append(
+                asyncio.ensure_future(
+                    protocol.send_request_async(
+                        "workspace/executeCommand", params, msg_id=f"burst-{i}"
+                    )
+                )
+            )
         diagnostic = types.Diagnostic(
-            range=types.Range(start=types.Position(line=4, character=0),
-                              end=types.Position(line=4, character=5)), message="boom")
-        lightbulbs = [asyncio.ensure_future(editor.actions((python + rust)[i % 20], i % 6,
-                                                           [diagnostic]))
-                      for i in range(500)]
+            range=types.Range(
+                start=types.Position(line=4, character=0), end=types.Position(line=4, character=5)
+            ),
+            message="boom",
+        )
+        lightbulbs = [
+            asyncio.ensure_future(editor.actions((python + rust)[i % 20], i % 6, [diagnostic]))
+            for i in range(500)
+        ]
         assert await editor.wait_for(lambda: fake.active > 0)
         for i in range(0, 50, 5):  # an editor giving up on a request
             give_up(editor, f"burst-{i}", commands[i])
         assert await editor.wait_for(lambda: len(editor.client.progress_reports) >= 5)
         for token in list(editor.client.progress_reports)[:10]:  # the progress bar's cancel
             editor.client.window_work_done_progress_cancel(
-                types.WorkDoneProgressCancelParams(token=token))
+                types.WorkDoneProgressCancelParams(token=token)
+            )
         answered = await asyncio.wait_for(asyncio.gather(*lightbulbs), 120)
         assert all(len(actions) == 2 for actions in answered)
-        outcomes = await asyncio.wait_for(
-            asyncio.gather(*commands, return_exceptions=True), 120)
+        outcomes = await asyncio.wait_for(asyncio.gather(*commands, return_exceptions=True), 120)
         finished = [o for o in outcomes if isinstance(o, dict)]
         assert len(finished) >= 25 and all("applied" in o for o in finished)
         unexpected = [o for o in outcomes if not isinstance(o, (dict, asyncio.CancelledError))]
@@ -471,8 +549,9 @@ async def test_a_burst_with_cancellations_leaves_nothing_in_flight(tmp_path: Pat
         # Still responsive, and nothing left in flight anywhere.
         assert len(await asyncio.wait_for(editor.actions(rust[0], 1, [diagnostic]), 30)) == 2
         assert fake.wait_for(lambda: fake.active == 0 and fake.queued == 0, timeout=30)
-        limit = ProcessCensus(baseline.threads + JOB_POOL + READER_POOL_SLACK,
-                              baseline.sockets + JOB_POOL, ())
+        limit = ProcessCensus(
+            baseline.threads + JOB_POOL + READER_POOL_SLACK, baseline.sockets + JOB_POOL, ()
+        )
         after = await settle(pid, limit, timeout=30)
         assert after.within(limit), (baseline, after)
         assert not any("internal error" in m for m in editor.messages())
@@ -481,14 +560,22 @@ async def test_a_burst_with_cancellations_leaves_nothing_in_flight(tmp_path: Pat
 async def test_cancel_request_stops_the_command(tmp_path: Path, fake, write_config) -> None:
     fake.reply = fence(FIXED_FUNCTION)
     fake.latency = 3.0
-    config = _config(write_config, "cancel", {r: [fake.url] for r in
-                                              ("generator", "overseer", "evaluator")}, SLOW)
+    config = _config(
+        write_config,
+        "cancel",
+        {r: [fake.url] for r in ("generator", "overseer", "evaluator")},
+        SLOW,
+    )
     async with lsp_session(tmp_path / "ws", config) as editor:
         uri = editor.open("buggy.py", BUGGY)
-        params = types.ExecuteCommandParams(command="codeEvolver.fixDiagnostics",
-                                            arguments=[{"uri": uri}])
-        task = asyncio.ensure_future(editor.client.protocol.send_request_async(
-            "workspace/executeCommand", params, msg_id="fix-1"))
+        params = types.ExecuteCommandParams(
+            command="codeEvolver.fixDiagnostics", arguments=[{"uri": uri}]
+        )
+        task = asyncio.ensure_future(
+            editor.client.protocol.send_request_async(
+                "workspace/executeCommand", params, msg_id="fix-1"
+            )
+        )
         assert await editor.wait_for(lambda: fake.active == 1)
         editor.client.protocol.notify("$/cancelRequest", types.CancelParams(id="fix-1"))
         with pytest.raises(Exception, match="cancel"):

@@ -104,7 +104,10 @@ async def test_a_worker_killed_mid_fix_costs_that_answer_only(
     tmp_path: Path, fake_factory, write_config
 ) -> None:
     async with _a_fix_waiting_on_the_model(tmp_path, fake_factory, write_config) as (
-        editor, fake, first, task
+        editor,
+        fake,
+        first,
+        task,
     ):
         pid = server_pid(editor)
         worker = worker_of(pid)
@@ -196,7 +199,10 @@ async def test_shutdown_while_a_fix_waits_answers_cleanly_and_stops_the_fix(
     tmp_path: Path, fake_factory, write_config
 ) -> None:
     async with _a_fix_waiting_on_the_model(tmp_path, fake_factory, write_config) as (
-        editor, fake, uri, task
+        editor,
+        fake,
+        uri,
+        task,
     ):
         # pygls answered this with "dictionary changed size during iteration" (pygls#606).
         answer = await asyncio.wait_for(editor.client.shutdown_async(None), 30)

@@ -313,4 +313,3 @@ def _stdin(section: Section) -> str | None:
             node.line,
         )
     return node.value
-

@@ -422,4 +422,3 @@ class OllamaClient:
 def _headers(endpoint: Endpoint, keep_alive: bool) -> dict[str, str]:
     headers = endpoint.headers()
     return headers if keep_alive else {**headers, "Connection": "close"}
-
