@@ -685,6 +685,8 @@ class FakeOllama:
         self._life = threading.RLock()  # start / stop / opening and closing the listener
         self._stopping = threading.Event()
         self._failure: _Failure | None = None
+        # Failures used up by `times` whose requests may still be held (hang, idle, drip).
+        self._spent: list[_Failure] = []
         self._server: _Server | None = None
         self._serve_thread: threading.Thread | None = None
         self._threads: list[threading.Thread] = []
@@ -814,8 +816,9 @@ class FakeOllama:
         with self._life:
             with self._lock:
                 old = self._failure
-                if old is not None:
-                    old.release.set()
+                for held in [*self._spent, *([old] if old is not None else [])]:
+                    held.release.set()
+                self._spent.clear()
                 was_refusing = old is not None and old.mode == "refuse"
                 self._failure = None if mode is None else _Failure(mode, dict(kw), times, path_set)
             if not self._started:
@@ -852,6 +855,7 @@ class FakeOllama:
             f.remaining -= 1
             if f.remaining <= 0 and self._failure is f:
                 self._failure = None  # back to normal; requests already failing keep failing
+                self._spent.append(f)  # until the next fail() call releases them
 
     # -- knobs ---------------------------------------------------------------------------------
     @property

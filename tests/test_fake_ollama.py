@@ -133,6 +133,23 @@ def test_garbage_and_hang_with_client_timeout(fake: FakeOllama) -> None:
     assert fake.wait_for(lambda: fake.disconnects == 1)  # the fake noticed the client leaving
 
 
+def test_fail_none_releases_a_request_held_by_a_hang_that_times_used_up(
+    fake: FakeOllama,
+) -> None:
+    fake.fail("hang", times=1)
+    replies: list[int] = []
+    held = threading.Thread(
+        target=lambda: replies.append(
+            requests.post(f"{fake.url}/api/generate", json=GEN, timeout=30).status_code
+        )
+    )
+    held.start()
+    assert fake.wait_for(lambda: fake.generate_count == 1)
+    fake.fail(None)
+    held.join(10)
+    assert replies == [200]  # answered normally once released, not at the client's timeout
+
+
 @pytest.mark.parametrize(
     ("mode", "kw"), [("drip", {"interval": 0.01}), ("idle", {}), ("huge", {}), (None, {})]
 )

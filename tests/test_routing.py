@@ -29,14 +29,30 @@ Factory = Callable[..., FakeOllama]
 def routed_client(write_config, endpoints: list[dict[str, Any]], **role: Any) -> OllamaClient:
     config = role_config({})
     config["ollama"]["models"]["generator"].update(endpoints=endpoints, **role)
+    # A request held by the fake ("hang") is released by the test, never by a timeout, even
+    # when the whole suite shares the CPU.
+    config["ollama"]["timeouts"] = {"connect": 2, "first_byte": 30, "idle": 10, "total": 60}
     manager = ConfigManager(write_config(config))
     return OllamaClient(manager.ollama_url, config_manager=manager)
 
 
-def in_background(client: OllamaClient, prompt: str, **kw: Any) -> threading.Thread:
-    thread = threading.Thread(
-        target=lambda: client.generate(prompt=prompt, model_key="generator", **kw), daemon=True
-    )
+class Background(threading.Thread):
+    """A request in its own thread; `error` is what it raised, if anything."""
+
+    def __init__(self, client: OllamaClient, prompt: str, **kw: Any) -> None:
+        super().__init__(daemon=True)
+        self.client, self.prompt, self.kw = client, prompt, kw
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.client.generate(prompt=self.prompt, model_key="generator", **self.kw)
+        except BaseException as exc:  # kept for the test to look at
+            self.error = exc
+
+
+def in_background(client: OllamaClient, prompt: str, **kw: Any) -> Background:
+    thread = Background(client, prompt, **kw)
     thread.start()
     return thread
 
@@ -119,6 +135,7 @@ def test_the_queue_serves_in_arrival_order(fake_factory: Factory, write_config):
     only.fail(None)  # releases p0; the queue drains one request at a time
     for t in threads:
         t.join(30)
+    assert [t.error for t in threads] == [None] * 6
     prompts = [r.body["prompt"] for r in only.requests if r.path == "/api/generate"]
     assert prompts == [f"p{i}" for i in range(6)]
     assert only.peak_active == 1
@@ -399,6 +416,7 @@ def test_cancelling_a_queued_request_sends_nothing_and_frees_its_place(
     assert generator(client).queued == 0
     only.fail(None)
     holder.join(10)
+    assert holder.error is None
     assert client.generate_full(prompt="after", model_key="generator").endpoint == only.url
     prompts = [r.body["prompt"] for r in only.requests if r.path == "/api/generate"]
     assert prompts == ["holder", "after"]
