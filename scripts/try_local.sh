@@ -104,10 +104,19 @@ max_prompt_chars: $prompt_chars
 EOF
 
 echo "==> code-evolver fix $file $*"
-status=0
-"$python" -m code_evolver fix "$file" --config "$config" "$@" || status=$?
+# The fix's last line goes to the terminal and to fix.log too, to say below whether the diff
+# was verified (unbuffered, so the diff and the progress lines keep their order).
+set +e
+PYTHONUNBUFFERED=1 "$python" -m code_evolver fix "$file" --config "$config" "$@" 2>&1 |
+    tee "$work/fix.log"
+status="${PIPESTATUS[0]}"
+set -e
+verdict="$(tail -n 1 "$work/fix.log")"
 case "$status" in
-    0) echo "==> done: the line above says what checked the diff (the run, the tests, or nothing)" ;;
+    0) case "$verdict" in
+           Fixed*) echo "==> done: the diff above was verified: ${verdict#*: }" ;;
+           *) echo "==> done: the diff above was not verified as a fix (see the line above)" ;;
+       esac ;;
     1) echo "==> done: no verified fix this time (see above); $file is unchanged."
        echo "    The local model is small; with Ollama and codellama (see README) fixes are likelier."
        status=0 ;;

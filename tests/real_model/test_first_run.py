@@ -44,7 +44,7 @@ def test_try_local_fixes_the_example_with_the_default_model(tmp_path: Path) -> N
     )
     print(done.stdout, done.stderr)
     assert done.returncode == 0, done.stderr
-    assert "the diff above was verified" in done.stdout
+    assert "the diff above was verified: the file ran cleanly" in done.stdout
     assert done.stdout.count("\n+") >= 1  # a diff was shown
     fixed = example.read_text(encoding="utf-8")
     run = subprocess.run(

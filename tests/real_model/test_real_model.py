@@ -17,6 +17,7 @@ import pytest
 
 from code_evolver import ConfigManager, OllamaClient
 from code_evolver.cancel import Cancelled, CancelToken
+from code_evolver.pipeline.fix_loop import FixSession
 from code_evolver.pipeline.generate_loop import Generator
 from code_evolver.pipeline.prompts import RunInfo, fix_prompt, generate_prompt
 from code_evolver.pipeline.stubs import stub_near
@@ -325,3 +326,58 @@ def test_generate_candidates_on_both_servers_are_checked_by_the_docstring_exampl
         assert after.returncode == 0, after.stdout
     else:
         assert "No working function after 2 attempt(s)" in outcome.message
+
+
+WRONG_AVERAGE = """def average(values):
+    return sum(values) / (len(values) + 1)
+
+
+if __name__ == "__main__":
+    print(average([1, 2, 3, 4]))
+"""
+AVERAGE_TESTS = """from stats import average
+
+
+def test_average():
+    assert average([1, 2, 3, 4]) == 2.5
+
+
+def test_single():
+    assert average([7]) == 7
+"""
+
+
+@pytest.mark.real_model
+@pytest.mark.timeout(300)
+def test_fix_candidates_on_both_servers_are_verified_and_fixed_is_true(
+    real_servers, real_config, tmp_path
+):
+    config = ConfigManager(real_config(real_servers.urls, fix={"candidates": 4}))
+    client = OllamaClient(config.ollama_url, config_manager=config)
+    (tmp_path / "stats.py").write_text(WRONG_AVERAGE, encoding="utf-8")
+    (tmp_path / "test_stats.py").write_text(AVERAGE_TESTS, encoding="utf-8")
+    target = Target(str(tmp_path / "stats.py"), "python", str(tmp_path))
+    steps: list[str] = []
+    with client, FixSession(client, config.settings, target, on_step=steps.append) as session:
+        outcome = session.fix(WRONG_AVERAGE, [], whole_file=False)
+    print(outcome.message)
+    # Two servers, one request each at a time: two candidates per round, each verified by
+    # running the file and its tests, from the server that wrote it.
+    assert any("asking" in s and "for 2 candidates" in s for s in steps), steps
+    verified = [s for s in steps if "verifying" in s]
+    assert verified and all(any(f"from {u}" in s for u in real_servers.urls) for s in verified)
+    assert (tmp_path / "stats.py").read_text(encoding="utf-8") == WRONG_AVERAGE
+    if outcome.message.startswith("Fixed"):
+        assert outcome.new_source is not None
+        assert outcome.message.endswith("2 test(s) in test_stats.py pass"), outcome.message
+        (tmp_path / "stats.py").write_text(outcome.new_source, encoding="utf-8")
+        after = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert after.returncode == 0, after.stdout  # "Fixed" is true: the tests pass
+    else:
+        assert outcome.verdict != "fixed", outcome.message
