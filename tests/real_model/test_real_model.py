@@ -361,11 +361,13 @@ def test_fix_candidates_on_both_servers_are_verified_and_fixed_is_true(
     with client, FixSession(client, config.settings, target, on_step=steps.append) as session:
         outcome = session.fix(WRONG_AVERAGE, [], whole_file=False)
     print(outcome.message)
-    # Two servers, one request each at a time: two candidates per round, each verified by
-    # running the file and its tests, from the server that wrote it.
+    # Two servers, one request each at a time: two candidates per round, each one's steps
+    # (refused before running, or verified by running the file and its tests) naming the
+    # server that wrote it.
     assert any("asking" in s and "for 2 candidates" in s for s in steps), steps
-    verified = [s for s in steps if "verifying" in s]
-    assert verified and all(any(f"from {u}" in s for u in real_servers.urls) for s in verified)
+    candidates = [s for s in steps if ", candidate " in s]
+    assert candidates, steps
+    assert all(any(f"from {u}:" in s for u in real_servers.urls) for s in candidates), steps
     assert (tmp_path / "stats.py").read_text(encoding="utf-8") == WRONG_AVERAGE
     if outcome.message.startswith("Fixed"):
         assert outcome.new_source is not None
