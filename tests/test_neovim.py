@@ -139,7 +139,6 @@ def test_neovim_fix_with_codellama(fake, write_config, tmp_path, mode):
     fake.replies = [reply]
     urls = [fake.url]
     config = role_config({"generator": urls, "overseer": urls, "evaluator": urls})
-    config["run_on_save"] = True  # the server's own diagnostic is what the quick fix is for
     config = write_config(config)
     source = tmp_path / "buggy.py"
     source.write_text(BUGGY, encoding="utf-8")

@@ -7,6 +7,9 @@ local server = {
   init_options = {
     configPath = vim.g.code_evolver_config or os.getenv('CODE_EVOLVER_CONFIG'),
     workspaceTrusted = true, -- lets the server run your code to check its fixes
+    -- Saving a file that fails shows its error as a diagnostic, which "Fix with ..." needs
+    -- (with no Python linter in Neovim, nothing else reports one).
+    overrides = { run_on_save = true },
   },
   on_attach = function(_, buf)
     vim.keymap.set({ 'n', 'x' }, '<leader>ca', vim.lsp.buf.code_action,
