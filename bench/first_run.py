@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     # The one-time install happens before the first run (a first run of the script does it).
     env["SKIP_INSTALL"] = env.get("SKIP_INSTALL", "1")
     model = env.get("LOCAL_MODEL", "qwen2.5-coder-1.5b")
-    servers = env.get("LOCAL_SERVERS", "2")
+    servers = env.get("LOCAL_SERVERS", "1")
     runs = []
     for number in range(1, args.runs + 1):
         run = one_run(number, args.extra, env)

