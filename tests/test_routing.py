@@ -434,14 +434,15 @@ def test_the_background_thread_ends_when_nothing_is_left_to_check(
     )
     client = OllamaClient(config_manager=ConfigManager(write_config(config)))
 
-    def monitors() -> int:
-        return sum(1 for t in threading.enumerate() if t.name == "code-evolver-monitor")
+    def running() -> bool:  # this client's thread, not another test's in the same worker
+        thread = client.monitor._thread
+        return thread is not None and thread.is_alive()
 
-    before = monitors()
+    assert not running()
     flaky.fail("refuse")
     client.generate(prompt="x", model_key="generator")
-    assert flaky.wait_for(lambda: monitors() == before + 1, timeout=5)
+    assert flaky.wait_for(running, timeout=5)
     flaky.fail(None)
-    assert flaky.wait_for(lambda: monitors() == before, timeout=20)
+    assert flaky.wait_for(lambda: not running(), timeout=20)
     assert generator(client).endpoints[0].state == "ok"
     client.close()

@@ -105,7 +105,9 @@ class Monitor:
             pause = self._check(client)
             del client  # not held while sleeping
             with self._cond:
-                if self._closed or pause is None:
+                # A wake() during the round (a failure just now) is not in what the round
+                # saw: look again rather than end with an endpoint left cooling unprobed.
+                if self._closed or (pause is None and not self._woken):
                     self._thread = None
                     return
                 if not self._woken:
