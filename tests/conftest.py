@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,21 @@ def editor(lsp: LanguageClient, tmp_path: Path) -> Editor:
     root = tmp_path / "ws"
     root.mkdir()
     return Editor(lsp, root)
+
+
+def run_cli(
+    *args: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """`code-evolver ARGS` in a child process of this interpreter, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "code_evolver", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        check=False,
+    )

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import conftest
 from code_evolver import ConfigManager, OllamaClient
 from samples import BUGGY
 
@@ -180,15 +181,8 @@ def litellm_proxy(real_servers, tmp_path: Path, monkeypatch) -> Iterator[str]:
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "code_evolver", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=cwd,
-        check=False,
-        env={**os.environ, "XDG_CACHE_HOME": str(cwd / "cache")},
-    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(cwd / "cache")}
+    return conftest.run_cli(*args, cwd=cwd, env=env, timeout=600)
 
 
 @pytest.mark.real_model
