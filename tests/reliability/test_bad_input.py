@@ -435,9 +435,13 @@ def test_traceback_mapping_never_raises_and_stays_in_the_file(
     stderr = "".join(
         path if p == "TARGET" else p.replace("t.py", path, 1) if p == "t.py" else p for p in pieces
     )
+    # The copy is the target as it was run, or absent: an earlier example's copy of another
+    # length left in place would be a second file the frames could be measured against.
     if alias:
         copy.parent.mkdir(exist_ok=True)
         copy.write_text("x = 1\n" * length, encoding="utf-8")
+    else:
+        copy.unlink(missing_ok=True)
     found = parse_python_error(stderr, str(target), aliases=[str(copy)])
     if found is not None and found.line is not None:
         assert 0 <= found.line < max(length, 1)
