@@ -132,25 +132,35 @@ def whole_range(line: int = 0) -> dict[str, Any]:
     return {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}}
 
 
-def socket_peers(pid: int) -> list[str]:
-    """Debug aid: the TCP endpoints of `pid`'s sockets ("local -> remote state")."""
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        with contextlib.suppress(OSError):
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            if link.startswith("socket:["):
-                inodes.add(link[8:-1])
+def socket_peers(pid: int, *, with_worker: bool = False) -> list[str]:
+    """Debug aid: the endpoints of `pid`'s sockets ("local -> remote state"), and of its worker's
+    with `with_worker`; a socket in no table of /proc/PID/net is listed as "unlisted INODE"."""
+    worker = worker_of(pid) if with_worker else None
     out = []
-    for table in ("tcp", "tcp6", "unix"):
-        with contextlib.suppress(OSError), open(f"/proc/{pid}/net/{table}") as handle:
-            for row in handle.read().splitlines()[1:]:
-                cols = row.split()
-                if table == "unix":
-                    if len(cols) > 6 and cols[6] in inodes:
-                        out.append(f"unix {cols[6]}")
-                elif len(cols) > 9 and cols[9] in inodes:
-                    local, remote = (int(cols[i].split(":")[1], 16) for i in (1, 2))
-                    out.append(f"{table} {local} -> {remote} state {cols[3]}")
+    for one in [pid] if worker is None else [pid, worker]:
+        mine: list[str] = []
+        inodes = set()
+        for fd in os.listdir(f"/proc/{one}/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{one}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        listed = set()
+        for table in ("tcp", "tcp6", "unix"):
+            with contextlib.suppress(OSError), open(f"/proc/{one}/net/{table}") as handle:
+                for row in handle.read().splitlines()[1:]:
+                    cols = row.split()
+                    if table == "unix":
+                        if len(cols) > 6 and cols[6] in inodes:
+                            listed.add(cols[6])
+                            mine.append(f"unix {cols[6]}")
+                    elif len(cols) > 9 and cols[9] in inodes:
+                        listed.add(cols[9])
+                        local, remote = (int(cols[i].split(":")[1], 16) for i in (1, 2))
+                        mine.append(f"{table} {local} -> {remote} state {cols[3]}")
+        mine.extend(f"unlisted {inode}" for inode in sorted(inodes - listed))
+        who = "worker: " if one == worker else "server: " if with_worker else ""
+        out.extend(who + entry for entry in mine)
     return out
 
 

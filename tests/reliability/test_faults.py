@@ -339,7 +339,7 @@ async def test_failed_requests_leave_no_socket_behind(
             baseline.threads + JOB_POOL + READER_POOL_SLACK, baseline.sockets + 1, ()
         )
         after = await settle(pid, limit)
-        assert after.within(limit), (baseline, after, socket_peers(pid))
+        assert after.within(limit), (baseline, after, socket_peers(pid, with_worker=True))
         assert fake.wait_for(lambda: fake.active == 0, timeout=10)
 
 
