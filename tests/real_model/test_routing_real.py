@@ -112,8 +112,8 @@ def litellm_proxy(real_servers, tmp_path: Path, monkeypatch) -> Iterator[str]:
     missing = _proxy_missing()
     if missing:
         pytest.skip(
-            f"{missing} not installed; install with: pip install 'litellm[proxy]==1.110.2' "
-            "(the proxy server, a separate package from the Router the benchmark uses)"
+            f"{missing} not installed; install with: pip install -e '.[gateway]' "
+            "(LiteLLM's proxy server and the modules it imports)"
         )
     config = {
         "model_list": [
