@@ -12,6 +12,8 @@ import pytest
 from lsprotocol import types
 
 from conftest import role_config
+from lsp_harness import Editor
+from processes import alive, running
 
 
 @pytest.fixture
@@ -43,6 +45,62 @@ async def test_run_on_save_publishes_the_traceback_line(editor, config):
         types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
     )
     assert await editor.wait_for(lambda: len(editor.client.diagnostics[uri]) == 0)
+
+
+def _save(editor, uri: str) -> None:
+    editor.client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+
+
+async def test_run_on_save_runs_a_workspace_file_when_it_is_opened(editor, config):
+    """Emacs saves no unchanged buffer: the error must be there before any save."""
+    await editor.start(config, overrides={"run_on_save": True})
+    uri = editor.open("calc.py", "def f(x):\n    return 10 / x\n\n\nprint(f(0))\n")
+    assert await editor.wait_for(lambda: editor.client.diagnostics.get(uri))
+    [found] = editor.client.diagnostics[uri]
+    assert (found.range.start.line, found.message) == (1, "ZeroDivisionError: division by zero")
+
+
+async def test_a_file_outside_the_workspace_runs_on_save_not_on_open(editor, config, tmp_path):
+    await editor.start(config, overrides={"run_on_save": True})
+    library = Editor(editor.client, tmp_path / "site-packages")  # "go to definition" opens it
+    uri = library.open("lib.py", "print(1 / 0)\n")
+    await asyncio.sleep(1.5)
+    assert not editor.client.diagnostics.get(uri)
+    _save(editor, uri)
+    assert await editor.wait_for(lambda: editor.client.diagnostics.get(uri))
+
+
+async def _slow_run(editor: Editor, name: str) -> tuple[str, int]:
+    """A file whose run on open sleeps; its URI and the run's pid."""
+    uri = editor.open(name, "import time\n\ntime.sleep(120)\n")
+    script = str(editor.root / name)
+    assert await editor.wait_for(lambda: running(script)), "the run on open did not start"
+    return uri, running(script)[0]
+
+
+async def test_a_newer_run_stops_the_older_one_and_only_its_outcome_lands(editor, config):
+    await editor.start(config, overrides={"run_on_save": True, "fix": {"run_timeout": 60}})
+    uri, child = await _slow_run(editor, "slow.py")
+    (editor.root / "slow.py").write_text("print(1 / 0)\n", encoding="utf-8")
+    editor.change(uri, "print(1 / 0)\n")
+    _save(editor, uri)
+    assert await editor.wait_for(lambda: not alive(child), timeout=10), "the old run still runs"
+    assert await editor.wait_for(lambda: editor.client.diagnostics.get(uri))
+    [found] = editor.client.diagnostics[uri]
+    assert found.message == "ZeroDivisionError: division by zero"
+
+
+async def test_closing_a_document_stops_its_run(editor, config):
+    await editor.start(config, overrides={"run_on_save": True, "fix": {"run_timeout": 60}})
+    uri, child = await _slow_run(editor, "slow.py")
+    editor.client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    assert await editor.wait_for(lambda: not alive(child), timeout=10), "the run outlived it"
+    await asyncio.sleep(0.5)
+    assert not editor.client.diagnostics.get(uri)
 
 
 async def test_run_on_save_is_off_by_default(editor, config):

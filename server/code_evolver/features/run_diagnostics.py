@@ -1,8 +1,9 @@
-"""Run diagnostics: a saved Python file is run (run_on_save) and its failure published."""
+"""Run diagnostics: a Python file opened or saved is run (run_on_save) and its failure published."""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 
 from lsprotocol import types
@@ -15,7 +16,8 @@ from ..lsp.edits import client_position, moved_span
 from ..lsp.state import ServerState
 from ..pipeline.checker import Check, CheckJob
 from ..pipeline.lines import line_starts
-from .actions import diagnostic_json, target_for
+from ..worker.host import JobFailed
+from .actions import diagnostic_json, root_for, target_for
 
 log = logging.getLogger("code_evolver.lsp")
 
@@ -36,18 +38,40 @@ def did_change(
 
 
 def did_close(state: ServerState, params: types.DidCloseTextDocumentParams) -> None:
-    state.forget(params.text_document.uri)
-    state.published.pop(params.text_document.uri, None)
-    state.resolved.pop(params.text_document.uri, None)
+    uri = params.text_document.uri
+    state.forget(uri)
+    state.published.pop(uri, None)
+    state.resolved.pop(uri, None)
+    running = state.runs.pop(uri, None)
+    if running is not None:
+        running.cancel()  # nobody will see its diagnostic; its child is stopped now
+
+
+async def did_open(
+    server: LanguageServer, state: ServerState, params: types.DidOpenTextDocumentParams
+) -> None:
+    """A workspace file opened with run_on_save on is run once, as a save would: its error is
+    there before the first save (Emacs does not even save a buffer with no changes). Files
+    outside the workspace (a library opened by "go to definition") are not."""
+    uri = params.text_document.uri
+    path = to_fs_path(uri) or uri
+    if root_for(state, path) == os.path.abspath(state.workspace_root):
+        await _run_and_publish(server, state, uri, "run on open")
 
 
 async def did_save(
     server: LanguageServer, state: ServerState, params: types.DidSaveTextDocumentParams
 ) -> None:
     """Run a saved Python file and publish its failure as a diagnostic (run_on_save)."""
+    await _run_and_publish(server, state, params.text_document.uri, "run on save")
+
+
+async def _run_and_publish(server: LanguageServer, state: ServerState, uri: str, what: str) -> None:
+    """Run the document's text once and publish its failure, unless a newer run of the same
+    document started meanwhile (that one is stopped, so its outcome never lands late)."""
+    cancel = CancelToken()
     try:
         settings = state.config.settings
-        uri = params.text_document.uri
         document = server.workspace.text_documents.get(uri)
         if (
             not settings.run_on_save
@@ -56,11 +80,22 @@ async def did_save(
             or (document.language_id or "") != "python"
         ):
             return
+        previous = state.runs.get(uri)
+        if previous is not None:
+            previous.cancel()
+        state.runs[uri] = cancel
         path = to_fs_path(uri) or uri
         saved = document.source
         job = CheckJob(target_for(state, path, "python"), saved)
-        result = await state.worker.run(job, lambda step: None, CancelToken())
+        try:
+            result = await state.worker.run(job, lambda step: None, cancel)
+        except JobFailed as error:
+            if error.failure.cancelled:
+                return
+            raise
         assert isinstance(result, Check)
+        if cancel.cancelled:
+            return
         # The run read the saved text; the user may have typed since. The failure's line is
         # moved onto today's text like any edit, or dropped when that very line changed.
         document = server.workspace.text_documents.get(uri)
@@ -76,7 +111,10 @@ async def did_save(
             )
         )
     except Exception:  # a notification handler never raises
-        log.exception("run on save failed")
+        log.exception("%s failed", what)
+    finally:
+        if state.runs.get(uri) is cancel:
+            del state.runs[uri]
 
 
 def _diagnostic(

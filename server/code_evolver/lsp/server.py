@@ -57,6 +57,10 @@ def build_server(config_path: str | None = None) -> tuple[LanguageServer, Server
     async def on_resolve(ls: LanguageServer, action: types.CodeAction) -> types.CodeAction:
         return await actions.resolve(ls, state, action, WORKS)
 
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    async def on_open(ls: LanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        await run_diagnostics.did_open(ls, state, params)
+
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def on_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
         await run_diagnostics.did_save(ls, state, params)

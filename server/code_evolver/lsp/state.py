@@ -56,8 +56,10 @@ class ServerState:
         self.loop: asyncio.AbstractEventLoop | None = None
         # Cancel switches of work in flight, so shutdown can stop streams and kill children.
         self.active: set[CancelToken] = set()
-        # Run diagnostics this server published, per URI, as plain LSP JSON.
+        # Run diagnostics this server published, per URI, as plain LSP JSON; and the cancel
+        # switch of the run in flight per URI (a newer open or save stops an older run).
         self.published: dict[str, list[dict[str, Any]]] = {}
+        self.runs: dict[str, CancelToken] = {}
         # Answers of codeAction/resolve per URI, for its latest document version only:
         # (version, {the action's data as JSON: the answer}); features/actions.py.
         self.resolved: dict[str, tuple[int | None, dict[str, Any]]] = {}

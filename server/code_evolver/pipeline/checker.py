@@ -371,11 +371,13 @@ def stdin_text(value: str | None, root: str) -> str | None:
 
 @dataclass(frozen=True)
 class CheckJob:
-    """Run a saved file once (run_on_save)."""
+    """Run a file once (run_on_save, when it is opened or saved); a cancel stops the run."""
 
     target: Target
     source: str
 
     def perform(self, context: JobContext) -> Check:
-        with Checker(self.target, context.settings, trusted=context.trusted) as checker:
+        with Checker(
+            self.target, context.settings, trusted=context.trusted, cancel=context.cancel
+        ) as checker:
             return checker.check(self.source)
