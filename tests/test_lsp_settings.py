@@ -72,6 +72,21 @@ async def test_a_file_outside_the_workspace_runs_on_save_not_on_open(editor, con
     assert await editor.wait_for(lambda: editor.client.diagnostics.get(uri))
 
 
+async def test_a_document_that_is_no_file_does_not_run_on_open(editor, config):
+    await editor.start(config, overrides={"run_on_save": True})
+    uris = ["untitled:Untitled-1", f"git:{editor.root / 'old.py'}?ref=HEAD"]
+    for uri in uris:  # a new buffer, the old side of a diff
+        editor.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id="python", version=1, text="print(1 / 0)\n"
+                )
+            )
+        )
+    await asyncio.sleep(1.5)
+    assert not any(editor.client.diagnostics.get(uri) for uri in uris)
+
+
 async def _slow_run(editor: Editor, name: str) -> tuple[str, int]:
     """A file whose run on open sleeps; its URI and the run's pid."""
     uri = editor.open(name, "import time\n\ntime.sleep(120)\n")

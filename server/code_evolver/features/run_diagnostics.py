@@ -52,10 +52,11 @@ async def did_open(
 ) -> None:
     """A workspace file opened with run_on_save on is run once, as a save would: its error is
     there before the first save (Emacs does not even save a buffer with no changes). Files
-    outside the workspace (a library opened by "go to definition") are not."""
+    outside the workspace (a library opened by "go to definition") and documents that are no
+    file (an untitled buffer, a git diff's old side) are not."""
     uri = params.text_document.uri
-    path = to_fs_path(uri) or uri
-    if root_for(state, path) == os.path.abspath(state.workspace_root):
+    path = to_fs_path(uri) if uri.startswith("file:") else None  # not untitled:, git:, ...
+    if path is not None and root_for(state, path) == os.path.abspath(state.workspace_root):
         await _run_and_publish(server, state, uri, "run on open")
 
 
