@@ -21,6 +21,30 @@ def test_doctor_reports_two_healthy_endpoints(fake_factory, write_config):
     assert {r.path for r in a.requests + b.requests} == {"/api/tags"}
 
 
+def test_doctor_advice_for_an_openai_server_names_no_ollama_and_the_config_file(
+    fake_factory, write_config
+):
+    serving = fake_factory(models=("qwen2.5-coder", "deepseek-coder"))
+    dead = fake_factory()
+    dead.fail("refuse")
+    config = role_config(
+        {"generator": [serving.url], "overseer": [dead.url], "evaluator": [serving.url]},
+        api="openai",
+    )
+    path = write_config(config, name="team.yaml")
+    proc = run("doctor", "--config", str(path))
+    assert proc.returncode == 1
+    advice = [line for line in proc.stdout.splitlines() if "FAIL" in line or "fix:" in line]
+    assert advice and not any("ollama serve" in line or "ollama pull" in line for line in advice), (
+        proc.stdout
+    )
+    assert "it serves no model 'codellama' (its /v1/models lists: qwen2.5-coder, " in proc.stdout
+    assert f"set ollama.models.generator.model in {path} to one it lists" in proc.stdout
+    assert "connection refused (no server is listening on that port)" in proc.stdout
+    start = "start the model server there (llama.cpp, vLLM, LM Studio, ...)"
+    assert f"{start}, or check the URL in {path} (ollama.models.overseer)" in proc.stdout
+
+
 def test_doctor_names_each_problem_and_its_fix(fake_factory, write_config):
     no_codellama = fake_factory(models=("llama3:latest",))
     dead = fake_factory()

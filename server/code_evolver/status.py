@@ -72,6 +72,12 @@ def routing_text(ep: EndpointStatus, tiers: bool, weights: bool) -> str:
     return f"; {', '.join(parts)}" if parts else ""
 
 
+def _start_advice(api: str) -> str:
+    if api == "ollama":
+        return "start Ollama there (`ollama serve`)"
+    return "start the model server there (llama.cpp, vLLM, LM Studio, ...)"
+
+
 @dataclass(frozen=True)
 class Finding:
     role: str
@@ -107,8 +113,9 @@ def diagnose(client: OllamaClient, probes: dict[str, ProbeResult]) -> list[Findi
                         endpoint.url,
                         False,
                         probe.error,
-                        f"start Ollama there (`ollama serve`), or check the URL in config.yaml "
-                        f"(ollama.models.{name}) and that port {_port(endpoint.url)} is open",
+                        f"{_start_advice(endpoint.api or role.api)}, or check the URL in "
+                        f"{client.config.source or 'config.yaml'} (ollama.models.{name}) and "
+                        f"that port {_port(endpoint.url)} is open",
                     )
                 )
             elif not has_model(probe.models, role.model, probe.api):
@@ -119,8 +126,13 @@ def diagnose(client: OllamaClient, probes: dict[str, ProbeResult]) -> list[Findi
                         role.model,
                         endpoint.url,
                         False,
-                        f"model '{role.model}' is not pulled (it has: {have})",
-                        f"run `ollama pull {role.model}` on that machine",
+                        f"model '{role.model}' is not pulled (it has: {have})"
+                        if probe.api == "ollama"
+                        else f"it serves no model '{role.model}' (its /v1/models lists: {have})",
+                        f"run `ollama pull {role.model}` on that machine"
+                        if probe.api == "ollama"
+                        else f"serve '{role.model}' there, or set ollama.models.{name}.model in "
+                        f"{client.config.source or 'config.yaml'} to one it lists",
                     )
                 )
             else:

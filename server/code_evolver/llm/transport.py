@@ -351,7 +351,7 @@ def _is_timeout(exc: BaseException) -> bool:
 def _describe_connection_error(exc: BaseException) -> str:
     text = str(exc)
     if "Connection refused" in text or "ECONNREFUSED" in text:
-        return "connection refused (is `ollama serve` running there?)"
+        return "connection refused (no server is listening on that port)"
     if (
         "Name or service not known" in text
         or "nodename nor servname" in text
