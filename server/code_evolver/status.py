@@ -72,12 +72,6 @@ def routing_text(ep: EndpointStatus, tiers: bool, weights: bool) -> str:
     return f"; {', '.join(parts)}" if parts else ""
 
 
-def _start_advice(api: str) -> str:
-    if api == "ollama":
-        return "start Ollama there (`ollama serve`)"
-    return "start the model server there (llama.cpp, vLLM, LM Studio, ...)"
-
-
 @dataclass(frozen=True)
 class Finding:
     role: str
@@ -105,38 +99,7 @@ def diagnose(client: OllamaClient, probes: dict[str, ProbeResult]) -> list[Findi
                     client.registry.set_loaded(
                         endpoint.url, loaded[endpoint.url] or (), endpoint.api or role.api
                     )
-            if not probe.ok:
-                findings.append(
-                    Finding(
-                        name,
-                        role.model,
-                        endpoint.url,
-                        False,
-                        probe.error,
-                        f"{_start_advice(endpoint.api or role.api)}, or check the URL in "
-                        f"{client.config.source or 'config.yaml'} (ollama.models.{name}) and "
-                        f"that port {_port(endpoint.url)} is open",
-                    )
-                )
-            elif not has_model(probe.models, role.model, probe.api):
-                have = ", ".join(probe.models) or "none"
-                findings.append(
-                    Finding(
-                        name,
-                        role.model,
-                        endpoint.url,
-                        False,
-                        f"model '{role.model}' is not pulled (it has: {have})"
-                        if probe.api == "ollama"
-                        else f"it serves no model '{role.model}' (its /v1/models lists: {have})",
-                        f"run `ollama pull {role.model}` on that machine"
-                        if probe.api == "ollama"
-                        else f"serve '{role.model}' there, or set ollama.models.{name}.model in "
-                        f"{client.config.source or 'config.yaml'} to one it lists",
-                    )
-                )
-            else:
-                findings.append(Finding(name, role.model, endpoint.url, True, None, None))
+            findings.append(_finding(client, name, role.model, endpoint.api or role.api, probe))
         statuses = next(r for r in client.status() if r.role == name).endpoints
         tiers = len({ep.priority for ep in statuses}) > 1
         weights = len({ep.weight for ep in statuses}) > 1
@@ -144,6 +107,35 @@ def diagnose(client: OllamaClient, probes: dict[str, ProbeResult]) -> list[Findi
             index = len(findings) - len(statuses) + i
             findings[index] = replace(findings[index], routing=routing_text(ep, tiers, weights))
     return findings
+
+
+def _finding(client: OllamaClient, role: str, model: str, api: str, probe: ProbeResult) -> Finding:
+    """What one probe says of one role's endpoint, with advice that fits its kind of server
+    and names the config file that was loaded."""
+    where = client.config.source or "config.yaml"
+    if not probe.ok:
+        start = (
+            "start Ollama there (`ollama serve`)"
+            if api == "ollama"
+            else "start the model server there (llama.cpp, vLLM, LM Studio, ...)"
+        )
+        advice = (
+            f"{start}, or check the URL in {where} (ollama.models.{role}) and that port "
+            f"{_port(probe.url)} is open"
+        )
+        return Finding(role, model, probe.url, False, probe.error, advice)
+    if has_model(probe.models, model, probe.api):
+        return Finding(role, model, probe.url, True, None, None)
+    have = ", ".join(probe.models) or "none"
+    if probe.api == "ollama":
+        problem = f"model '{model}' is not pulled (it has: {have})"
+        advice = f"run `ollama pull {model}` on that machine"
+    else:
+        problem = f"it serves no model '{model}' (its /v1/models lists: {have})"
+        advice = (
+            f"serve '{model}' there, or set ollama.models.{role}.model in {where} to one it lists"
+        )
+    return Finding(role, model, probe.url, False, problem, advice)
 
 
 def roles_ready(findings: list[Finding]) -> bool:
