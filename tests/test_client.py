@@ -245,6 +245,17 @@ def test_all_failed_error_lists_each_endpoint_and_the_fix(fake_factory: Factory,
     assert "11434" in message
 
 
+def test_the_one_sentence_names_the_config_file_that_was_loaded(fake_factory, write_config):
+    dead = fake_factory()
+    dead.fail("refuse")
+    path = write_config(role_config({"generator": [dead.url]}), name="team.yaml")
+    client = OllamaClient(config_manager=ConfigManager(path))
+    with pytest.raises(AllEndpointsFailed) as info:
+        client.generate(prompt="x", model_key="generator")
+    assert info.value.summary.endswith(f"fix the endpoints in {path}.")
+    client.close()
+
+
 def test_model_missing_routes_the_role_elsewhere_but_keeps_the_server(
     fake_factory: Factory, write_config
 ):

@@ -413,7 +413,11 @@ class OllamaClient:
             )
         apis = {endpoint.api or role.api for endpoint in role.endpoints}
         failed = AllEndpointsFailed(
-            role.role, model, failures, "ollama" if "ollama" in apis else apis.pop()
+            role.role,
+            model,
+            failures,
+            "ollama" if "ollama" in apis else apis.pop(),
+            self.config.source,
         )
         log.error("%s", failed)
         raise failed

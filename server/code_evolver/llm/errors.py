@@ -116,9 +116,15 @@ class AllEndpointsFailed(LLMError):
     reason = "all endpoints failed"
 
     def __init__(
-        self, role: str, model: str, failures: Sequence[LLMError], api: str = "ollama"
+        self,
+        role: str,
+        model: str,
+        failures: Sequence[LLMError],
+        api: str = "ollama",
+        config: str | None = None,
     ) -> None:
         self.api = api
+        self.config = config or "config.yaml"  # the loaded file, for the advice
         self.role = role
         self.model = model
         self.failures = list(failures)
@@ -146,17 +152,17 @@ class AllEndpointsFailed(LLMError):
         if kinds == [PromptTooLong.reason]:
             return (
                 f"The prompt is longer than the model's context at {where}: lower "
-                "max_prompt_chars in config.yaml, or give that server a larger context "
+                f"max_prompt_chars in {self.config}, or give that server a larger context "
                 "(llama.cpp: --ctx-size; vLLM: --max-model-len)."
             )
         if self.retryable and not ollama:
             return (
                 f"No endpoint for '{self.role}' could answer ({', '.join(kinds)} at {where}): "
-                f"start the model server or fix the endpoints in config.yaml."
+                f"start the model server or fix the endpoints in {self.config}."
             )
         if self.retryable:
             return (
                 f"No endpoint for '{self.role}' could answer ({', '.join(kinds)} at {where}): "
-                f"start Ollama (`ollama serve`) or fix the endpoints in config.yaml."
+                f"start Ollama (`ollama serve`) or fix the endpoints in {self.config}."
             )
         return f"The model request was rejected by {where}: {self.failures[-1].detail}"
