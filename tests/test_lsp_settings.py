@@ -14,6 +14,7 @@ from lsprotocol import types
 from conftest import role_config
 from lsp_harness import Editor
 from processes import alive, running
+from samples import BUGGY, FIXED_FUNCTION
 
 
 @pytest.fixture
@@ -116,6 +117,31 @@ async def test_closing_a_document_stops_its_run(editor, config):
     assert await editor.wait_for(lambda: not alive(child), timeout=10), "the run outlived it"
     await asyncio.sleep(0.5)
     assert not editor.client.diagnostics.get(uri)
+
+
+async def test_runs_of_opened_files_leave_a_fix_its_run(editor, fake, config):
+    """Files opened at once (restored tabs) run one at a time, so a fix's verifying run never
+    waits behind them; closing them stops their runs, also the ones not started yet."""
+    fake.reply = f"```python\n{FIXED_FUNCTION}```"
+    await editor.start(config, overrides={"run_on_save": True, "fix": {"run_timeout": 60}})
+    names = [f"slow{i}.py" for i in range(3)]
+    uris = [editor.open(name, "import time\n\ntime.sleep(120)\n") for name in names]
+
+    def now_running() -> list[str]:
+        return [name for name in names if running(str(editor.root / name))]
+
+    assert await editor.wait_for(lambda: len(now_running()) == 1)
+    buggy = editor.open("buggy.py", BUGGY)
+    result = await editor.command("codeEvolver.fixDiagnostics", uri=buggy)
+    assert result["applied"] is True, result
+    assert len(now_running()) == 1
+    for uri in uris:
+        editor.client.text_document_did_close(
+            types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        )
+    assert await editor.wait_for(lambda: not now_running(), timeout=15)
+    await asyncio.sleep(1.0)  # a run that was waiting must not start now
+    assert not now_running()
 
 
 async def test_run_on_save_is_off_by_default(editor, config):

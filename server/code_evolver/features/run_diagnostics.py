@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -23,6 +24,11 @@ log = logging.getLogger("code_evolver.lsp")
 
 # "TypeError: ...", "json.decoder.JSONDecodeError: ...": the exception's name, last part.
 _EXCEPTION = re.compile(r"(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*):")
+# Runs of opened and saved files at once, over all files. An editor may open many at a time
+# (restored tabs, a search's previews): the rest wait, and one closed or run again meanwhile
+# never starts. One, so these background runs hold at most one of the runner's places (one
+# per core, at least two) and a fix's verifying run always finds one free.
+RUNS_AT_ONCE = 1
 
 
 def did_change(
@@ -88,12 +94,17 @@ async def _run_and_publish(server: LanguageServer, state: ServerState, uri: str,
         path = to_fs_path(uri) or uri
         saved = document.source
         job = CheckJob(target_for(state, path, "python"), saved)
-        try:
-            result = await state.worker.run(job, lambda step: None, cancel)
-        except JobFailed as error:
-            if error.failure.cancelled:
+        if state.run_slots is None:
+            state.run_slots = asyncio.Semaphore(RUNS_AT_ONCE)
+        async with state.run_slots:
+            if cancel.cancelled:
                 return
-            raise
+            try:
+                result = await state.worker.run(job, lambda step: None, cancel)
+            except JobFailed as error:
+                if error.failure.cancelled:
+                    return
+                raise
         assert isinstance(result, Check)
         if cancel.cancelled:
             return

@@ -60,6 +60,7 @@ class ServerState:
         # switch of the run in flight per URI (a newer open or save stops an older run).
         self.published: dict[str, list[dict[str, Any]]] = {}
         self.runs: dict[str, CancelToken] = {}
+        self.run_slots: asyncio.Semaphore | None = None  # made in the server's event loop
         # Answers of codeAction/resolve per URI, for its latest document version only:
         # (version, {the action's data as JSON: the answer}); features/actions.py.
         self.resolved: dict[str, tuple[int | None, dict[str, Any]]] = {}
