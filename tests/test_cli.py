@@ -118,6 +118,41 @@ def test_fix_prints_a_diff_and_writes_with_write(fake, write_config, tmp_path):
     assert "len(values)" in script.read_text()
 
 
+def test_fix_write_keeps_crlf_line_ends_on_every_line(fake, write_config, tmp_path):
+    fake.reply = "```python\ndef average(values):\n    return sum(values) / len(values)\n```"
+    script = tmp_path / "avg.py"
+    lines = ["def average(values):", "    return sum(values) / len(value)", "", ""]
+    script.write_bytes("\r\n".join([*lines, "print(average([1, 2]))", ""]).encode())
+    proc = run("fix", str(script), "--config", str(write_config(all_roles(fake.url))), "--write")
+    assert proc.returncode == 0, proc.stderr
+    written = script.read_bytes()
+    assert b"len(values)\r\n" in written
+    assert written.count(b"\r\n") == 5 and b"\n" not in written.replace(b"\r\n", b"")
+
+
+def test_fix_reads_runs_and_writes_a_file_in_its_declared_encoding(fake, write_config, tmp_path):
+    """A latin-1 file is run as Python reads it (the run sees "René", four characters) and
+    written back in latin-1."""
+    script = tmp_path / "greet.py"
+    source = '# -*- coding: latin-1 -*-\nname = "René"\nassert len(name) == 4, name\nprint(nam)\n'
+    fake.reply = f"```python\n{source.replace('print(nam)', 'print(name)')}```"
+    script.write_bytes(source.encode("latin-1"))
+    proc = run("fix", str(script), "--config", str(write_config(all_roles(fake.url))), "--write")
+    assert proc.returncode == 0, proc.stderr
+    assert script.read_bytes() == source.replace("print(nam)", "print(name)").encode("latin-1")
+
+
+def test_a_file_that_is_not_in_its_encoding_is_one_clear_error(fake, write_config, tmp_path):
+    script = tmp_path / "bad.py"
+    script.write_bytes(b'name = "Ren\xe9"\n')  # latin-1 bytes, no declaration: not UTF-8
+    proc = run("fix", str(script), "--config", str(write_config(all_roles(fake.url))))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"code-evolver: cannot read {script}: it is not utf-8 text (byte 11); save it as "
+        "UTF-8, or declare its encoding in its first line (# -*- coding: latin-1 -*-)"
+    )
+
+
 def test_fix_with_no_endpoint_is_one_clear_error(fake, write_config, tmp_path):
     fake.fail("refuse")
     script = tmp_path / "bad.py"

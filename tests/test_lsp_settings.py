@@ -63,6 +63,16 @@ async def test_run_on_save_runs_a_workspace_file_when_it_is_opened(editor, confi
     assert (found.range.start.line, found.message) == (1, "ZeroDivisionError: division by zero")
 
 
+async def test_a_run_reads_the_document_in_the_encoding_it_declares(editor, config):
+    """The editor sends text; the run gets it as the bytes Python will read from the file."""
+    await editor.start(config, overrides={"run_on_save": True})
+    source = '# -*- coding: latin-1 -*-\nname = "René"\nassert len(name) == 4, name\nprint(1 / 0)\n'
+    uri = editor.open("greet.py", source)
+    assert await editor.wait_for(lambda: editor.client.diagnostics.get(uri))
+    [found] = editor.client.diagnostics[uri]
+    assert (found.range.start.line, found.message) == (3, "ZeroDivisionError: division by zero")
+
+
 async def test_a_file_outside_the_workspace_runs_on_save_not_on_open(editor, config, tmp_path):
     await editor.start(config, overrides={"run_on_save": True})
     library = Editor(editor.client, tmp_path / "site-packages")  # "go to definition" opens it

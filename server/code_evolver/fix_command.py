@@ -11,6 +11,7 @@ from .config import ConfigManager
 from .llm import OllamaClient
 from .pipeline.fix_loop import FixSession
 from .pipeline.lines import split_lines
+from .source_text import decode_source
 from .values import Target
 
 # What marks a project's top folder when there is no git work tree: its packaging, test and
@@ -68,13 +69,26 @@ def fix_file_cli(
     client: OllamaClient, config: ConfigManager, file: str, *, write: bool, max_attempts: int | None
 ) -> int:
     path = os.path.abspath(file)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            source = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"code-evolver: cannot read {file}: {exc}", file=sys.stderr)
-        return 2
     language = "python" if path.endswith(".py") else os.path.splitext(path)[1].lstrip(".")
+    try:
+        with open(path, "rb") as handle:
+            original = handle.read()
+        # Read as Python reads it, line ends untouched: --write changes the fixed lines only.
+        source, encoding = decode_source(original, python=language == "python")
+    except OSError as exc:
+        print(f"code-evolver: cannot read {file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:
+        print(
+            f"code-evolver: cannot read {file}: it is not {exc.encoding} text (byte "
+            f"{exc.start}); save it as UTF-8, or declare its encoding in its first line "
+            "(# -*- coding: latin-1 -*-)",
+            file=sys.stderr,
+        )
+        return 2
+    except SyntaxError as exc:  # an encoding declaration Python does not know
+        print(f"code-evolver: cannot read {file}: {exc.msg}", file=sys.stderr)
+        return 2
     target = Target(path, language, workspace_root(path))
 
     def step(message: str) -> None:
@@ -101,12 +115,22 @@ def fix_file_cli(
         )
         return 1
     if write:
-        with open(path, encoding="utf-8") as handle:
-            if handle.read() != source:
+        try:
+            data = outcome.new_source.encode(encoding)
+        except UnicodeEncodeError as exc:
+            bad = outcome.new_source[exc.start : exc.end]
+            print(
+                f"code-evolver: not written: the fix has characters {encoding}, the encoding "
+                f"of {file}, cannot hold ({bad!r}); apply the diff by hand",
+                file=sys.stderr,
+            )
+            return 1
+        with open(path, "rb") as now:
+            if now.read() != original:
                 print(f"code-evolver: {file} changed while fixing; not written", file=sys.stderr)
                 return 1
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(outcome.new_source)
+        with open(path, "wb") as out:
+            out.write(data)
         print(f"{outcome.message}; written to {file}", file=sys.stderr)
     else:
         print(f"{outcome.message}; run with --write to apply", file=sys.stderr)

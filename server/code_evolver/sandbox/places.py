@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..source_text import source_bytes
 from .copy_pool import CopyPool
 from .isolation import Isolation, NamespaceRun
 from .sweep import make_scratch, remove_tree
@@ -138,4 +139,5 @@ def _write_files(base: Path, files: Mapping[str, str]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_symlink():
             path.unlink()  # a link in the copy could point back at the user's file
-        path.write_text(text, encoding="utf-8")
+        # The bytes Python will read: a declared encoding kept, line ends as they are.
+        path.write_bytes(source_bytes(text, relative))
