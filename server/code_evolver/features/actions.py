@@ -186,10 +186,13 @@ def target_for(state: ServerState, path: str, language: str) -> Target:
 
 def root_for(state: ServerState, path: str) -> str:
     """The workspace root when the file is inside it, else the file's own folder."""
-    root = os.path.abspath(state.workspace_root)
-    if os.path.abspath(path).startswith(root + os.sep):
-        return root
+    if in_workspace(state, path):
+        return os.path.abspath(state.workspace_root)
     return os.path.dirname(os.path.abspath(path))
+
+
+def in_workspace(state: ServerState, path: str) -> bool:
+    return os.path.abspath(path).startswith(os.path.abspath(state.workspace_root) + os.sep)
 
 
 async def run_job(server: LanguageServer, state: ServerState, title: str, job: Job) -> Any:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import re
 
 from lsprotocol import types
@@ -18,17 +16,12 @@ from ..lsp.state import ServerState
 from ..pipeline.checker import Check, CheckJob
 from ..pipeline.lines import line_starts
 from ..worker.host import JobFailed
-from .actions import diagnostic_json, root_for, target_for
+from .actions import diagnostic_json, in_workspace, target_for
 
 log = logging.getLogger("code_evolver.lsp")
 
 # "TypeError: ...", "json.decoder.JSONDecodeError: ...": the exception's name, last part.
 _EXCEPTION = re.compile(r"(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*):")
-# Runs of opened and saved files at once, over all files. An editor may open many at a time
-# (restored tabs, a search's previews): the rest wait, and one closed or run again meanwhile
-# never starts. One, so these background runs hold at most one of the runner's places (one
-# per core, at least two) and a fix's verifying run always finds one free.
-RUNS_AT_ONCE = 1
 
 
 def did_change(
@@ -62,7 +55,7 @@ async def did_open(
     file (an untitled buffer, a git diff's old side) are not."""
     uri = params.text_document.uri
     path = to_fs_path(uri) if uri.startswith("file:") else None  # not untitled:, git:, ...
-    if path is not None and root_for(state, path) == os.path.abspath(state.workspace_root):
+    if path is not None and in_workspace(state, path):
         await _run_and_publish(server, state, uri, "run on open")
 
 
@@ -94,9 +87,7 @@ async def _run_and_publish(server: LanguageServer, state: ServerState, uri: str,
         path = to_fs_path(uri) or uri
         saved = document.source
         job = CheckJob(target_for(state, path, "python"), saved)
-        if state.run_slots is None:
-            state.run_slots = asyncio.Semaphore(RUNS_AT_ONCE)
-        async with state.run_slots:
+        async with state.run_slot:
             if cancel.cancelled:
                 return
             try:

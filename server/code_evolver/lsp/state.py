@@ -60,7 +60,11 @@ class ServerState:
         # switch of the run in flight per URI (a newer open or save stops an older run).
         self.published: dict[str, list[dict[str, Any]]] = {}
         self.runs: dict[str, CancelToken] = {}
-        self.run_slots: asyncio.Semaphore | None = None  # made in the server's event loop
+        # Those runs go one at a time over all files. An editor may open many files at once
+        # (restored tabs, a search's previews): the rest wait, and one closed or run again
+        # meanwhile never starts. One, so they hold at most one of the runner's places (one
+        # per core, at least two) and a fix's verifying run always finds one free.
+        self.run_slot = asyncio.Semaphore(1)
         # Answers of codeAction/resolve per URI, for its latest document version only:
         # (version, {the action's data as JSON: the answer}); features/actions.py.
         self.resolved: dict[str, tuple[int | None, dict[str, Any]]] = {}
