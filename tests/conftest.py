@@ -18,6 +18,14 @@ from pytest_lsp import LanguageClient
 
 from fake_ollama import FakeOllama
 from lsp_harness import SERVER, Editor
+from sandbox_kit import MODES, use_mode
+
+
+@pytest.fixture(params=MODES)
+def isolation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test taking this runs with namespaces and again with the forced copy fallback."""
+    use_mode(request.param, monkeypatch)
+    return str(request.param)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import textwrap
 import uuid
 from pathlib import Path
 
@@ -33,6 +34,15 @@ def use_mode(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
         if os.environ.get(REQUIRE_VARIABLE) == "1":
             pytest.fail(f"{REQUIRE_VARIABLE}=1, but no namespaces: {found.reason}")
         pytest.skip(f"no namespaces here: {found.reason}")
+
+
+def write_project(root: Path, files: dict[str, str]) -> Path:
+    """`files` (relative path -> text, dedented) written under `root`; returns `root`."""
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return root
 
 
 def new_mark() -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import role_config, run_cli
 
 run = run_cli
@@ -214,3 +216,45 @@ def test_fix_in_a_project_without_git_sees_its_tests_and_conftest(fake, write_co
     assert "+    return sum(values) / len(values)" in proc.stdout
     # The file alone runs cleanly: the model was asked because the project's test failed.
     assert "Attempt 1/3: asking" in proc.stderr and "Fixed on attempt 1/3" in proc.stderr
+
+
+@pytest.mark.parametrize("value", ["-2", "0", "11", "three"])
+def test_max_attempts_out_of_range_is_refused_by_the_parser(fake, write_config, tmp_path, value):
+    """-2 said "No fix after -2 attempt(s)"; 0 fell back to the config without a word."""
+    script = tmp_path / "avg.py"
+    script.write_text("print(undefined)\n")
+    config = str(write_config(all_roles(fake.url)))
+    proc = run("fix", str(script), "--config", config, "--max-attempts", value)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[-1] == (
+        f"code-evolver fix: error: argument --max-attempts: {value!r} is not a number of "
+        "attempts; give a whole number from 1 to 10, e.g. 3"
+    )
+    assert fake.generate_count == 0
+
+
+def test_a_tcp_port_past_65535_is_refused_by_the_parser():
+    proc = run("lsp", "--tcp", "127.0.0.1:99999", timeout=30)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "code-evolver lsp: error: argument --tcp: '127.0.0.1:99999' is not HOST:PORT; give e.g. "
+        "127.0.0.1:2087, a port from 0 to 65535"
+    )
+
+
+def test_a_file_decoding_to_a_lone_surrogate_is_one_sentence(fake, write_config, tmp_path):
+    """A declared raw_unicode_escape turns the six characters \\ud800 into a lone surrogate,
+    which Python cannot compile: the model was asked to fix an 'utf-8 codec' SyntaxError."""
+    script = tmp_path / "label.py"
+    data = b'# -*- coding: raw_unicode_escape -*-\nlabel = "\\ud800"\nprint(undefined)\n'
+    script.write_bytes(data)
+    proc = run("fix", str(script), "--config", str(write_config(all_roles(fake.url))), "--write")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"code-evolver: {script} holds a lone surrogate (U+D800) on line 2, column 10, which no "
+        "UTF-8 text can hold, so it cannot be run or sent to a model: delete it or type the "
+        "character meant there, then try again."
+    ]
+    assert script.read_bytes() == data
+    assert fake.generate_count == 0

@@ -69,3 +69,19 @@ def test_status_leaves_out_the_legacy_escalation_role_unless_the_file_names_it(
     (project / "config.yaml").write_text(yaml.safe_dump(data))
     proc = run("status", cwd=project, env=_env(tmp_path))
     assert "escalation: model" in proc.stdout and "kept for old configs" in proc.stdout
+
+
+def test_a_config_yaml_nested_thousands_deep_is_one_sentence(tmp_path):
+    """Nested 3,000 deep, ./config.yaml and --config both printed a RecursionError traceback."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.yaml").write_text("ollama:\n  options: " + "[" * 3000 + "]" * 3000 + "\n")
+    (project / "prog.py").write_text("print(1)\n")
+    here = run("fix", "prog.py", cwd=project, env=_env(tmp_path))
+    given = run("status", "--config", str(project / "config.yaml"), env=_env(tmp_path))
+    for proc in (here, given):
+        assert proc.returncode == 2
+        assert proc.stderr.splitlines() == [
+            f"code-evolver: {project / 'config.yaml'}:2: lists or mappings nest more than 50 "
+            "levels deep here; a config needs a handful: flatten this value"
+        ]

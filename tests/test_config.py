@@ -179,3 +179,41 @@ def test_cli_exits_2_on_bad_config_without_a_traceback(write_config, command):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert f"{path}:4: ollama.models.generator.endpoints: the list is empty" in proc.stderr
+
+
+DEEP = 3000
+
+
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("ollama:\n  options: " + "[" * DEEP + "]" * DEEP + "\n", 2),  # a flow list
+        ("fix:\n" + "".join("  " * (i + 1) + "-\n" for i in range(DEEP)), 51),  # block lists
+        ("ollama:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(DEEP)), 51),
+    ],
+)
+def test_values_nested_thousands_deep_are_one_config_error(write_config, text, line):
+    """PyYAML recursed once per level: a RecursionError traceback instead of a sentence."""
+    path = write_config(text)
+    with pytest.raises(ConfigError) as raised:
+        ConfigManager(path)
+    assert str(raised.value) == (
+        f"{path}:{line}: lists or mappings nest more than 50 levels deep here; a config needs "
+        "a handful: flatten this value"
+    )
+
+
+def test_overrides_nested_thousands_deep_are_one_config_error(write_config):
+    deep: list = []
+    for _ in range(DEEP):
+        deep = [deep]
+    with pytest.raises(ConfigError, match=r"^editor settings: the overrides nest more than 50"):
+        ConfigManager(write_config({}), {"ollama": {"options": {"stop": deep}}})
+
+
+def test_forty_levels_are_read_and_judged_as_any_value(write_config):
+    deep: list = ["x"]
+    for _ in range(40):
+        deep = [deep]
+    with pytest.raises(ConfigError, match="expected a list of stop strings"):
+        ConfigManager(write_config({"ollama": {"options": {"stop": deep}}}))

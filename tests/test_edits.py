@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from lsprotocol import types
 from pygls.workspace import PositionCodec
 
-from code_evolver.lsp.edits import (
+from code_evolver.features.edits import (
     TextChange,
     client_position,
     moved_span,

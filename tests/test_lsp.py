@@ -293,3 +293,50 @@ async def test_generate_tests_creates_the_test_file(editor, fake, config_for):
     test_uri = (editor.root / "tests" / "test_calc.py").as_uri()
     assert "def test_add_negative" in editor.texts[test_uri]
     assert "2 passing test(s)" in result["message"]
+
+
+async def test_a_config_nested_thousands_deep_is_one_message_and_the_server_goes_on(
+    editor, fake, write_config
+):
+    path = write_config("ollama:\n  options: " + "[" * 3000 + "]" * 3000 + "\n")
+    await editor.start(path)
+    assert await editor.wait_for(lambda: any(str(path) in m for m in editor.messages()))
+    said = [m for m in editor.messages() if str(path) in m]
+    assert said == [
+        f"Config problem, using built-in defaults until fixed: {path}:2: lists or mappings nest "
+        "more than 50 levels deep here; a config needs a handful: flatten this value"
+    ]
+    uri = editor.open("buggy.py", BUGGY)
+    assert await editor.actions(uri, 4, [diagnostic(4, "name 'value' is not defined")])
+
+
+@pytest.mark.parametrize(
+    "name, language, text, line",
+    [
+        ("buggy.py", "python", BUGGY.replace("print(", "label = '\ud800'\nprint("), 8),
+        # Not Python: nothing compiled it first, and writing the run's file raised
+        # "internal error (UnicodeEncodeError)".
+        ("lone.js", "javascript", 'let s = "ok";\nlet t = "\ud800";\nfail();\n', 2),
+    ],
+)
+async def test_a_document_holding_a_lone_surrogate_is_one_sentence_and_left_alone(
+    editor, fake, config_for, name, language, text, line
+):
+    """JSON lets an editor send "\\ud800" alone; no UTF-8 file, run or prompt can hold it."""
+    fake.reply = fence(FIXED_FUNCTION)
+    await editor.start(config_for(fake.url, run={"javascript": ["cat", "{file}"]}))
+    uri = editor.open(name, "", language=language)
+    editor.change(uri, text)  # typed, not saved: the editor stand-in cannot write it to disk
+    result = await editor.command("codeEvolver.fixDiagnostics", uri=uri)
+    column = text.splitlines()[line - 1].index("\ud800") + 1
+    sentence = (
+        f"{name} holds a lone surrogate (U+D800) on line {line}, column {column}, which no "
+        "UTF-8 text can hold, so it cannot be run or sent to a model: delete it or type the "
+        "character meant there, then try again."
+    )
+    assert result == {"applied": False, "message": sentence}
+    assert sentence in editor.messages()
+    assert editor.texts[uri] == text and editor.edits == []
+    assert fake.generate_count == 0
+    editor.change(uri, text.replace("\ud800", "\u00e9"))  # the server reads on
+    assert await editor.actions(uri, 0, [diagnostic(0, "boom")])

@@ -143,7 +143,7 @@ def test_shutdown_ends_the_loop_through_stop_event() -> None:
 
 
 def test_progress_tokens_are_futures_that_a_client_cancel_cancels() -> None:
-    """on_progress_cancelled and forget_progress_token use `work_done_progress.tokens`."""
+    """features/feedback.py's Progress cancels on, and forgets, `work_done_progress.tokens`."""
     loop = asyncio.new_event_loop()
     try:
         server = LanguageServer("patch-check", "0")

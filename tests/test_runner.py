@@ -21,6 +21,7 @@ from code_evolver.pipeline.runner import (
     python_run_command,
     run_and_capture,
 )
+from code_evolver.sandbox.inrun_files import SCRIPT_WRAPPER
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="process groups and rlimits are POSIX")
 
@@ -286,9 +287,14 @@ def test_run_result_describe_for_a_signal() -> None:
 
 
 def test_python_run_command_and_command_for() -> None:
-    assert python_run_command("a.py") == [sys.executable, "a.py"]
-    assert python_run_command("a.py", python="/usr/bin/python3") == ["/usr/bin/python3", "a.py"]
-    assert command_for("python", "a.py", {}) == [sys.executable, "a.py"]
+    wrapper = SCRIPT_WRAPPER  # runs the file as `python a.py` would, and reports its end
+    assert python_run_command("a.py") == [sys.executable, wrapper, "a.py"]
+    assert python_run_command("a.py", python="/usr/bin/python3") == [
+        "/usr/bin/python3",
+        wrapper,
+        "a.py",
+    ]
+    assert command_for("python", "a.py", {}) == [sys.executable, wrapper, "a.py"]
     configured = {
         "javascript": ["node", "{file}"],
         "python": ["{python}", "-X", "dev", "{file}"],

@@ -31,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     lsp = sub.add_parser("lsp", parents=[common], help="run the language server (stdio)")
-    lsp.add_argument("--tcp", metavar="HOST:PORT", help="serve over TCP instead of stdio")
+    lsp.add_argument(
+        "--tcp", type=_host_port, metavar="HOST:PORT", help="serve over TCP instead of stdio"
+    )
 
     sub.add_parser(
         "status", parents=[common], help="show each role's model, endpoints and their health"
@@ -52,8 +54,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     fix.add_argument("file", help="the Python file to fix")
     fix.add_argument("--write", action="store_true", help="apply the fix to the file")
-    fix.add_argument("--max-attempts", type=int, metavar="N", help="override fix.max_attempts")
+    fix.add_argument(
+        "--max-attempts", type=_attempts, metavar="N", help="override fix.max_attempts (1 to 10)"
+    )
     return parser
+
+
+# As fix.max_attempts allows in config.yaml.
+MAX_ATTEMPTS = 10
+
+
+def _attempts(text: str) -> int:
+    """--max-attempts N: a whole number from 1 to 10 (0 fell back to the config silently)."""
+    value = int(text) if text.strip().isdigit() else 0
+    if not 1 <= value <= MAX_ATTEMPTS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of attempts; give a whole number from 1 to "
+            f"{MAX_ATTEMPTS}, e.g. 3"
+        )
+    return value
+
+
+def _host_port(text: str) -> str:
+    """--tcp HOST:PORT, with a port from 0 to 65535 (a larger one ended in a traceback)."""
+    _, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not HOST:PORT; give e.g. 127.0.0.1:2087, a port from 0 to 65535"
+        )
+    return text
 
 
 def _common_options(parser: argparse.ArgumentParser, after_command: bool) -> None:

@@ -11,7 +11,7 @@ from .config import ConfigManager
 from .llm import OllamaClient
 from .pipeline.fix_loop import FixSession
 from .pipeline.lines import split_lines
-from .source_text import decode_source
+from .source_text import decode_source, lone_surrogate
 from .values import Target
 
 # What marks a project's top folder when there is no git work tree: its packaging, test and
@@ -88,6 +88,10 @@ def fix_file_cli(
         return 2
     except SyntaxError as exc:  # an encoding declaration Python does not know
         print(f"code-evolver: cannot read {file}: {exc.msg}", file=sys.stderr)
+        return 2
+    surrogate = lone_surrogate(source, file)
+    if surrogate is not None:  # a declared encoding such as raw_unicode_escape can decode one
+        print(f"code-evolver: {surrogate}", file=sys.stderr)
         return 2
     target = Target(path, language, workspace_root(path))
 

@@ -8,8 +8,11 @@ import io
 import re
 import tokenize
 
-__all__ = ["declared_encoding", "decode_source", "source_bytes"]
+__all__ = ["declared_encoding", "decode_source", "lone_surrogate", "source_bytes"]
 
+# A str holds a surrogate code point only alone: JSON and the decoders join a pair into one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 # The first two lines, where PEP 263 looks for a declaration.
 _HEAD = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?[^\r\n]*(?:\r\n|\r|\n)?")
 
@@ -54,3 +57,19 @@ def source_bytes(text: str, relative: str) -> bytes:
             except UnicodeEncodeError:
                 pass
     return text.encode("utf-8")
+
+
+def lone_surrogate(text: str, name: str) -> str | None:
+    """The sentence saying where `text` holds a lone surrogate, else None. An editor can send
+    one (JSON's "\\ud800"), and a few declared encodings decode to one, but UTF-8 cannot hold
+    it: no run, prompt or file of ours could carry the text as it is."""
+    found = _SURROGATE.search(text)
+    if found is None:
+        return None
+    ends = list(_LINE_END.finditer(text, 0, found.start()))
+    column = found.start() - (ends[-1].end() if ends else 0) + 1
+    return (
+        f"{name} holds a lone surrogate (U+{ord(found.group()):04X}) on line {len(ends) + 1}, "
+        f"column {column}, which no UTF-8 text can hold, so it cannot be run or sent to a "
+        "model: delete it or type the character meant there, then try again."
+    )

@@ -9,10 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from .pipeline.checker import Check
+from typing import Literal, Protocol
 
 # Reports one step of long work ("Attempt 2/3: verifying") to whoever shows progress.
 Step = Callable[[str], None]
@@ -44,6 +41,26 @@ class Region:
     whole_file: bool
 
 
+class CheckSummary(Protocol):
+    """How one version of the file fared, as an outcome carries it: the pipeline's `Check` is
+    one, and these values import nothing of the pipeline (it imports them)."""
+
+    @property
+    def failures(self) -> int: ...  # 0 means nothing is known broken; lower is better
+
+    @property
+    def summary(self) -> str: ...  # the error in one line
+
+    @property
+    def checked_by(self) -> str: ...  # what a clean check rests on
+
+    @property
+    def passed_tests(self) -> int: ...
+
+    @property
+    def passed_names(self) -> frozenset[str]: ...
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a fix or a generation produced. `new_source` is set only for a verified gain."""
@@ -53,8 +70,8 @@ class Outcome:
     replacement: str | None
     message: str
     attempts: int
-    before: Check | None = None
-    after: Check | None = None
+    before: CheckSummary | None = None
+    after: CheckSummary | None = None
     endpoints: tuple[str, ...] = field(default=())
     extra_files: tuple[tuple[str, str], ...] = ()
     # For fixes: "fixed" (the run is clean), "fixed_here" (clean where the fix was asked for,

@@ -190,6 +190,8 @@ def _load_config(text: str) -> None:
 @example("fix:\n  run_timeout: 1" + "0" * 400 + "\n")
 @example("ollama:\n  base_url: 'http://[::1'\n")
 @example("!!timestamp \n")
+@example("ollama:\n  options: " + "[" * 3000 + "]" * 3000 + "\n")  # was a RecursionError
+@example("fix:\n" + "".join("  " * (i + 1) + "-\n" for i in range(3000)))
 def test_config_from_any_yaml_text_raises_only_config_error(text: str) -> None:
     _load_config(text)
 
@@ -599,8 +601,11 @@ async def test_unknown_closed_binary_and_non_utf8_documents(tmp_path: Path, fake
                 {"range": _range((4, 0), (4, 9)), "message": "name 'value' is not defined"}
             ],
         )
-        assert result["applied"] is False and fake.generate_count == asked + 1
-        assert "utf-8" in editor.messages()[-1].lower()
+        # One sentence naming the first one; no model is asked to "fix" a file no run can hold.
+        assert result["applied"] is False and fake.generate_count == asked
+        assert editor.messages()[-1].startswith(
+            "odd.py holds a lone surrogate (U+DCFE) on line 2, column 18, which no UTF-8 text"
+        )
         assert editor.texts[surrogates].count("\udcff") == 1
         await editor.actions(surrogates, 0)
         # Bytes that are not UTF-8 on the wire: that message is lost, the server lives on.

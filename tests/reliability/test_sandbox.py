@@ -31,7 +31,7 @@ from conftest import role_config
 from lsp_harness import Editor, diagnostic
 from processes import worker_of
 from samples import BUGGY, FIXED_FUNCTION
-from sandbox_kit import MODES, kill_marked, marked, new_mark, sleeper, use_mode
+from sandbox_kit import kill_marked, marked, new_mark, sleeper
 
 SECRETS = {
     "MY_API_KEY": "k-1",
@@ -41,13 +41,6 @@ SECRETS = {
     "openai_api_key": "k-5",
     "Session_Token_X": "t-6",
 }
-
-
-@pytest.fixture(params=MODES)
-def isolation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each test taking this runs with namespaces and again with the forced copy fallback."""
-    use_mode(request.param, monkeypatch)
-    return str(request.param)
 
 
 def _checker(

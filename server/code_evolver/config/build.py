@@ -258,6 +258,7 @@ def build_settings(root: Node, file: str) -> Settings:
         run_timeout=fix.number("run_timeout", 10.0),
         output_limit=fix.integer("output_limit", 200_000, minimum=1000),
         memory_limit_mb=fix.integer("memory_limit_mb", 2048, minimum=64),
+        max_processes=fix.integer("max_processes", 256, minimum=8, maximum=100_000),
         candidates=fix.integer("candidates", 4, minimum=1, maximum=16),
         stdin=_stdin(fix),
         network=fix.boolean("network", False),

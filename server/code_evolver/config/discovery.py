@@ -49,7 +49,7 @@ def config_here(directory: str | os.PathLike[str]) -> Path | None:
     path = Path(directory) / "config.yaml"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return path  # ours or not, reading it says what is wrong with it, naming the file
     return path if isinstance(data, dict) and _OUR_KEYS & set(data) else None
 

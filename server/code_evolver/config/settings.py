@@ -120,6 +120,8 @@ class FixSettings:
     run_timeout: float = 10.0
     output_limit: int = 200_000
     memory_limit_mb: int = 2048
+    # Processes and threads a run may have at once (sandbox/process_limits.py says why 256).
+    max_processes: int = 256
     # Replies asked for at once per round, as far as the generator's endpoints can serve them.
     candidates: int = 4
     # What runs read on standard input: the text itself, or the path of a file holding it.

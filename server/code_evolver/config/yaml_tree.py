@@ -19,6 +19,7 @@ class Node:
 
 def compose(text: str, file: str) -> Any:
     try:
+        _check_depth(text, file)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -35,6 +36,29 @@ def compose(text: str, file: str) -> Any:
 
 # A config is a few hundred values; aliases can make a short file expand without end.
 MAX_NODES = 10_000
+# A config nests five levels or so; PyYAML's composer (and the tree's own walks) recurse once
+# per level, and a few hundred levels ended in a RecursionError traceback.
+MAX_DEPTH = 50
+_OPENS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSES = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+def _check_depth(text: str, file: str) -> None:
+    """Refuse lists and mappings nested past MAX_DEPTH, found with PyYAML's parser, which
+    keeps its place in a list rather than on the call stack."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, _OPENS):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ConfigError(
+                    f"lists or mappings nest more than {MAX_DEPTH} levels deep here; a config "
+                    "needs a handful: flatten this value",
+                    file=file,
+                    line=event.start_mark.line + 1 if event.start_mark else None,
+                )
+        elif isinstance(event, _CLOSES):
+            depth -= 1
 
 
 def scalar_value(node: yaml.Node, file: str) -> Any:
@@ -89,14 +113,20 @@ def plain(node: Node) -> Any:
     return node.value
 
 
-def wrap(value: Any, line: int | None = None) -> Node:
+def wrap(value: Any, line: int | None = None, *, depth: int = 0) -> Node:
     """Turn plain data (editor overrides) into nodes without line numbers."""
     if isinstance(value, Node):
         return value
+    if isinstance(value, (Mapping, list, tuple)) and depth >= MAX_DEPTH:
+        raise ConfigError(
+            f"the overrides nest more than {MAX_DEPTH} levels deep; a config needs a handful: "
+            "flatten them",
+            file="editor settings",
+        )
     if isinstance(value, Mapping):
-        return Node({str(k): wrap(v) for k, v in value.items()}, line)
+        return Node({str(k): wrap(v, depth=depth + 1) for k, v in value.items()}, line)
     if isinstance(value, (list, tuple)):
-        return Node([wrap(v) for v in value], line)
+        return Node([wrap(v, depth=depth + 1) for v in value], line)
     return Node(value, line)
 
 

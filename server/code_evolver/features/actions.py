@@ -18,14 +18,15 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from ..cancel import CancelToken
-from ..lsp.edits import TextChange, rebase, region_change, workspace_edit
-from ..lsp.feedback import Progress, tell
-from ..lsp.state import ServerState
 from ..pipeline.checker import read_text
 from ..pipeline.jobs import Job
+from ..source_text import lone_surrogate
 from ..values import DiagnosticInfo, Outcome, Target
 from ..worker.failures import UserError, failure_of
 from ..worker.host import JobFailed, WorkerGone
+from .edits import TextChange, rebase, region_change, workspace_edit
+from .feedback import Progress, tell
+from .state import ServerState
 
 log = logging.getLogger("code_evolver.lsp")
 
@@ -153,6 +154,9 @@ def snapshot(server: LanguageServer, uri: Any) -> Snapshot:
     source = document.source
     if "\x00" in source:
         raise UserError(f"{os.path.basename(path)} looks like a binary file; nothing to do.")
+    surrogate = lone_surrogate(source, os.path.basename(path))
+    if surrogate is not None:
+        raise UserError(surrogate)
     return Snapshot(uri, path, document.version, document.language_id or language_of(path), source)
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from ..lsp.state import ServerState
 from ..worker.host import JobFailed, WorkerGone
+from .state import ServerState
 
 COMMAND = "codeEvolver.showStatus"
 # The notification that carries the endpoints' health to the editor's status item.

@@ -14,7 +14,6 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
-from ..lsp.state import ServerState
 from ..pipeline.fix_loop import FixJob
 from .actions import (
     Kind,
@@ -28,6 +27,7 @@ from .actions import (
     snapshot,
     target_for,
 )
+from .state import ServerState
 
 COMMAND = "codeEvolver.fixDiagnostics"
 

@@ -18,7 +18,6 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import PositionCodec, TextDocument
 
-from ..lsp.state import ServerState
 from ..pipeline.generate_loop import GenerateJob
 from ..pipeline.stubs import selection_stub
 from ..values import Stub
@@ -33,6 +32,7 @@ from .actions import (
     snapshot,
     target_for,
 )
+from .state import ServerState
 
 COMMAND = "codeEvolver.generateFunction"
 

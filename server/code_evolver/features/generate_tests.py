@@ -14,11 +14,11 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 
-from ..lsp.edits import text_change
-from ..lsp.state import ServerState
 from ..pipeline.test_writer import TestsJob
 from ..worker.failures import UserError
 from .actions import WorkResult, run_job, snapshot, target_for
+from .edits import text_change
+from .state import ServerState
 
 COMMAND = "codeEvolver.generateTests"
 

@@ -11,12 +11,13 @@ from pygls.uris import to_fs_path
 from pygls.workspace import PositionCodec
 
 from ..cancel import CancelToken
-from ..lsp.edits import client_position, moved_span
-from ..lsp.state import ServerState
-from ..pipeline.checker import Check, CheckJob
+from ..pipeline.check_job import CheckJob
+from ..pipeline.checker import Check
 from ..pipeline.lines import line_starts
 from ..worker.host import JobFailed
 from .actions import diagnostic_json, in_workspace, target_for
+from .edits import client_position, moved_span
+from .state import ServerState
 
 log = logging.getLogger("code_evolver.lsp")
 

@@ -13,12 +13,12 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..config import Endpoint
-
-if TYPE_CHECKING:
-    from .client import OllamaClient
+from .pool import HealthRegistry
+from .results import ProbeResult
+from .scheduler import RolePool
 
 log = logging.getLogger("code_evolver.llm")
 
@@ -28,10 +28,32 @@ FIRST_LOOK = 0.5
 PROBE_TIMEOUT = 2.0
 
 
+class Watched(Protocol):
+    """What the monitor asks of the client it watches: `OllamaClient` imports the monitor, and
+    the monitor knows the client only by these."""
+
+    registry: HealthRegistry
+
+    def pools(self) -> list[RolePool]: ...
+
+    def loaded_models(
+        self, endpoint: Endpoint, timeout: float = ..., *, keep_alive: bool = ...
+    ) -> list[str] | None: ...
+
+    def probe(
+        self,
+        endpoint: Endpoint | str,
+        timeout: float = ...,
+        api: str = ...,
+        *,
+        keep_alive: bool = ...,
+    ) -> ProbeResult: ...
+
+
 class Monitor:
     """Probes cooling endpoints (`/api/tags`, as `doctor` does) and asks what is loaded."""
 
-    def __init__(self, client: OllamaClient) -> None:
+    def __init__(self, client: Watched) -> None:
         # A weak reference: the thread must not keep a client alive that nobody uses.
         self._client = weakref.ref(client)
         self._lock = threading.RLock()
@@ -114,7 +136,7 @@ class Monitor:
                     self._cond.wait(pause)
                 self._woken = False
 
-    def _check(self, client: OllamaClient) -> float | None:
+    def _check(self, client: Watched) -> float | None:
         """One round; returns seconds until the next is due, None when nothing is left."""
         now = time.monotonic()
         endpoints, wanted, probe_every, look_every = self._what_to_watch(client)
@@ -141,7 +163,7 @@ class Monitor:
 
     @staticmethod
     def _what_to_watch(
-        client: OllamaClient,
+        client: Watched,
     ) -> tuple[dict[str, Endpoint], list[str], float, float]:
         endpoints: dict[str, Endpoint] = {}
         wanted: list[str] = []
@@ -156,7 +178,7 @@ class Monitor:
                 wanted.extend(e.url for e in pool.endpoints if e.url not in wanted)
         return endpoints, wanted, probe_every, look_every
 
-    def _look_all(self, client: OllamaClient, endpoints: list[Endpoint]) -> None:
+    def _look_all(self, client: Watched, endpoints: list[Endpoint]) -> None:
         """Ask every server at once: each answer counts as it comes, so the first pick does
         not wait for them one after another (nor the others for a host that hangs)."""
         helpers = [
@@ -172,7 +194,7 @@ class Monitor:
         for helper in helpers:
             helper.join()
 
-    def _look(self, client: OllamaClient, endpoint: Endpoint) -> None:
+    def _look(self, client: Watched, endpoint: Endpoint) -> None:
         models = client.loaded_models(endpoint, PROBE_TIMEOUT, keep_alive=False)
         if models is not None:
             client.registry.set_loaded(endpoint.url, models, endpoint.api or "ollama")
@@ -181,7 +203,7 @@ class Monitor:
             self._cond.notify_all()
 
     @staticmethod
-    def _probe(client: OllamaClient, endpoint: Endpoint) -> None:
+    def _probe(client: Watched, endpoint: Endpoint) -> None:
         result = client.probe(endpoint, PROBE_TIMEOUT, keep_alive=False)
         if result.ok:
             log.info(

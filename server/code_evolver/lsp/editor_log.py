@@ -9,7 +9,7 @@ import threading
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from .state import ServerState
+from ..features.state import ServerState
 
 
 class EditorLogHandler(logging.Handler):

@@ -10,9 +10,9 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
+from ..features.feedback import tell
+from ..features.state import ServerState
 from ..worker.host import WorkerGone
-from .feedback import tell
-from .state import ServerState
 
 log = logging.getLogger("code_evolver.lsp")
 

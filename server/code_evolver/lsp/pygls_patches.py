@@ -2,6 +2,8 @@
 
 tests/test_pygls_patches.py checks the internals each patch relies on, so a pygls release that
 changes one fails there first, by name, rather than as a hang or a lost answer elsewhere.
+The one other use of pygls beyond its methods, features/feedback.py's of the progress tokens
+(an attribute pygls' Progress documents), is checked there too.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any
 
 from lsprotocol import types
@@ -94,22 +96,6 @@ class PatchedProtocol(LanguageServerProtocol):
             if isinstance(data, dict) and "id" in data and "method" in data:
                 self._send_response(data["id"], error=error.to_response_error())
             raise
-
-
-def on_progress_cancelled(server: LanguageServer, token: str, callback: Callable[[], None]) -> None:
-    """Call `callback` when the editor cancels the progress bar `token`.
-
-    pygls keeps a future per progress token in `work_done_progress.tokens` and cancels it on
-    window/workDoneProgress/cancel; it offers no callback of its own.
-    """
-    future = server.work_done_progress.tokens.get(token)
-    if future is not None:
-        future.add_done_callback(lambda done: callback() if done.cancelled() else None)
-
-
-def forget_progress_token(server: LanguageServer, token: str) -> None:
-    """pygls never drops a finished token's future: a long session would keep every one."""
-    server.work_done_progress.tokens.pop(token, None)
 
 
 class LspLinesDocument(TextDocument):

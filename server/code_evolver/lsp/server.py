@@ -11,10 +11,10 @@ from pygls.lsp.server import LanguageServer
 
 from .. import __version__
 from ..features import actions, endpoint_status, fix, generate, generate_tests, run_diagnostics
+from ..features.state import ServerState
 from . import lifecycle
 from .editor_log import EditorLogHandler
 from .pygls_patches import PatchedProtocol, serve_stdio, use_lsp_lines
-from .state import ServerState
 from .tcp import serve_tcp
 from .warm_up import settle_heap, warm_up
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 from pygls.lsp.server import LanguageServer
 
+from ..features.state import ServerState
 from .pygls_patches import run_session
-from .state import ServerState
 
 log = logging.getLogger("code_evolver.lsp")
 

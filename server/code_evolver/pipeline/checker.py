@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
 import os
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..cancel import CancelToken
 from ..config import Settings
@@ -20,14 +20,21 @@ from ..sandbox import (
     project_python,
     without_server_paths,
 )
-from ..sandbox.run_status import SETUP_FAILED
+from ..sandbox.inrun_files import INRUN_FOLDER, PYTEST_PLUGIN, SCRIPT_WRAPPER
 from ..values import Target
-from .jobs import JobContext
+from .completion import (
+    PytestReport,
+    judged,
+    pytest_unproven,
+    read_test_report,
+    runs_pytest,
+    script_unproven,
+    summary_counts,
+    with_plugin,
+)
 from .runner import RunResult, command_for, find_test_file, run_and_capture
 from .tracebacks import RunError, error_summary, parse_python_error
 
-_PYTEST_COUNTS = re.compile(r"(\d+) (failed|passed|error|errors)\b")
-_PASSED = re.compile(r"^PASSED (\S+)", re.MULTILINE)
 # A niced run on a busy machine waits its turn for the CPU: the wall clock only catches a run
 # that sleeps or blocks forever, well after the CPU limit (fix.run_timeout) would have.
 _WALL_FACTOR, _WALL_MINIMUM = 6.0, 30.0
@@ -45,6 +52,11 @@ class Check:
     passed_tests: int = 0
     # The ids of the tests that passed, when the runner named them (pytest -rp), else empty.
     passed_names: frozenset[str] = frozenset()
+    # Each test's outcome by node id (passed, failed, skipped, xfailed, xpassed, error; a file
+    # that failed to collect or was skipped whole by its id) and how many tests pytest
+    # collected, as the report plugin said them (completion.py); empty and None without it.
+    outcomes: Mapping[str, str] = field(default_factory=dict)
+    collected: int | None = None
 
     @property
     def failures(self) -> int:
@@ -70,6 +82,8 @@ class Check:
         if self.tests is not None and not self.tests.ok:
             if self.tests.hit_limit:
                 return f"the tests: {self.tests.describe()}{_which_limit(self.tests)}"
+            if not self.failed_tests and self.tests.exit_code == 0:
+                return f"the tests: {self.tests.describe()}"  # they did not prove they passed
             return f"{self.failed_tests} test(s) failed: " + (
                 error_summary(self.tests.stdout + "\n" + self.tests.stderr) or "see output"
             )
@@ -103,6 +117,10 @@ class Check:
 
 
 def _which_limit(result: RunResult) -> str:
+    if result.over_limit == "processes":
+        return " (fix.max_processes, threads included)"
+    if result.over_limit == "cpu":
+        return " (the CPU-time limit over all of its processes, fix.run_timeout)"
     if result.out_of_cpu:
         return " (the CPU-time limit, fix.run_timeout)"
     return (
@@ -132,10 +150,22 @@ def run_limits(run_timeout: float) -> tuple[float, int | None]:
 
 
 def project_root(target: Target) -> str:
-    """The folder a run sees as the project: the workspace, or the file's folder outside it."""
+    """The folder a run sees as the project: the workspace, or the file's folder outside it.
+    A workspace named by a link holds the file named by its real path too; the folder is
+    then named as the file's path names it, so that the file's path relative to it holds."""
     rel = os.path.relpath(target.path, target.workspace_root)
     inside = not (rel == ".." or rel.startswith(".." + os.sep) or os.path.isabs(rel))
-    return target.workspace_root if inside else os.path.dirname(target.path)
+    if inside:
+        return target.workspace_root
+    workspace = os.path.realpath(target.workspace_root)
+    folder = os.path.dirname(os.path.abspath(target.path))
+    while True:
+        if os.path.realpath(folder) == workspace:
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return os.path.dirname(target.path)
+        folder = parent
 
 
 class Checker:
@@ -197,48 +227,55 @@ class Checker:
             return Check(error, None, None, None)
         files = {self.relative: source, **(extra_tests or {})}
         run = self._run_file(files)
-        tests, passed, failed, names = self._run_tests(files, list(extra_tests or {}))
+        tests, said = self._run_tests(files, list(extra_tests or {}))
         stderr = (run.stderr if run is not None and not run.ok else "") or (
             tests.stdout + tests.stderr if tests is not None and not tests.ok else ""
         )
         found = parse_python_error(stderr, self.target.path) if stderr else None
-        return Check(None, run, tests, found, failed, passed, names)
+        return Check(
+            None,
+            run,
+            tests,
+            found,
+            said.failed,
+            said.passed,
+            said.passed_names,
+            said.outcomes,
+            said.collected,
+        )
 
     def _env(self, place: RunPlace) -> dict[str, str]:
-        env = without_server_paths(os.environ)
-        paths = [place.root, os.path.dirname(place.path(self.relative))]
-        if env.get("PYTHONPATH"):
-            paths.append(env["PYTHONPATH"])
-        env["PYTHONPATH"] = os.pathsep.join(paths)
-        for name in ("TMPDIR", "TEMP", "TMP"):
-            env[name] = place.tmp  # removed with the run
-        venv = self.python.venv
-        if venv is not None:  # as if activated: a `python` the run starts is the project's too
-            env["VIRTUAL_ENV"] = venv
-            env["PATH"] = os.pathsep.join(
-                [os.path.dirname(self.python.path), *filter(None, [env.get("PATH")])]
-            )
-        return env
+        return place.environment(
+            without_server_paths(os.environ),
+            python=self.python.path,
+            venv=self.python.venv,
+            # INRUN_FOLDER: where pytest finds the report plugin (-p _code_evolver_pytest).
+            import_paths=[place.root, os.path.dirname(place.path(self.relative)), INRUN_FOLDER],
+        )
 
-    def _run(
-        self, files: Mapping[str, str], argv_for: Callable[[RunPlace], list[str]]
+    def run_in_sandbox(
+        self,
+        files: Mapping[str, str],
+        argv_for: Callable[[RunPlace], list[str]],
+        *,
+        report: bool = False,
     ) -> RunResult:
+        """Any command in a fresh place of the project with `files` (relative path -> text) in
+        it, exactly as the file's own runs: same environment, limits, isolation and fallback.
+        `report`: the run gets the private report channel (runner.py, run_report.py)."""
         if self.python.problem:
             return _unstartable(self.python.path, self.python.problem)
-        result = self._run_once(files, argv_for)
-        if (
-            result.exit_code is None
-            and result.stderr.startswith(SETUP_FAILED)
-            and self.sandbox.isolation.namespaces
-        ):
+        result = self._run_once(files, argv_for, report)
+        if result.setup_failed and self.sandbox.isolation.namespaces:
             # The probe's overlay worked, this project's folder cannot be one (a file system
-            # overlayfs refuses as a layer): copies for this checker, said in the reason.
+            # overlayfs refuses as a layer): copies for this checker, said in the reason. Only
+            # the sandbox's own first process can say so, before the program started.
             self.sandbox.fall_back(result.stderr)
-            result = self._run_once(files, argv_for)
+            result = self._run_once(files, argv_for, report)
         return result
 
     def _run_once(
-        self, files: Mapping[str, str], argv_for: Callable[[RunPlace], list[str]]
+        self, files: Mapping[str, str], argv_for: Callable[[RunPlace], list[str]], report: bool
     ) -> RunResult:
         fix = self.settings.fix
         wall, cpu = run_limits(fix.run_timeout)
@@ -254,10 +291,12 @@ class Checker:
                     env=self._env(place),
                     strip_secrets=self.settings.strip_secrets,
                     memory_limit_mb=fix.memory_limit_mb,
+                    max_processes=fix.max_processes,
                     cancel=self.cancel,
                     stdin_data=self.stdin,
                     namespace=place.namespace,
                     patient=True,
+                    report=report,
                 )
         except ProjectTooLarge as exc:
             return _unstartable(
@@ -266,17 +305,12 @@ class Checker:
                 "are available (Linux), which need no copy",
             )
         # The model and the user should see the real file's path, not a copy's.
-        return RunResult(
-            tuple(place.to_real(a) for a in result.argv),
-            result.exit_code,
-            place.to_real(result.stdout),
-            place.to_real(result.stderr),
-            result.timed_out,
-            result.cancelled,
-            result.truncated,
-            result.duration,
-            result.timeout,
-            result.cpu_limit,
+        return dataclasses.replace(
+            result,
+            argv=tuple(place.to_real(a) for a in result.argv),
+            stdout=place.to_real(result.stdout),
+            stderr=place.to_real(result.stderr),
+            report=(None if result.report is None else tuple(map(place.to_real, result.report))),
         )
 
     def _command(self, path: str) -> list[str] | None:
@@ -287,7 +321,15 @@ class Checker:
             return None
         if self.target.language == "python" and os.path.basename(self.relative).startswith("test_"):
             return None  # a test module is checked by running its tests
-        return self._run(files, lambda place: self._command(place.path(self.relative)) or [])
+        wrapped = SCRIPT_WRAPPER in (self._command(self.target.path) or ())
+        result = self.run_in_sandbox(
+            files, lambda place: self._command(place.path(self.relative)) or [], report=wrapped
+        )
+        if not wrapped:
+            return result  # a configured command: its exit code is all it says
+        # The user runs `python FILE`, not the wrapper: so do the model and the messages.
+        argv = tuple(a for a in result.argv if a != SCRIPT_WRAPPER)
+        return judged(dataclasses.replace(result, argv=argv), script_unproven(result))
 
     def _test_files(self, extra: list[str]) -> list[str]:
         files: list[str] = []
@@ -305,7 +347,8 @@ class Checker:
         command = self.settings.test_command
         if command is not None:
             argv = [p.replace("{python}", python) for p in command]
-            return [a for p in argv for a in ([*files] if p == "{test_file}" else [p])]
+            argv = [a for p in argv for a in ([*files] if p == "{test_file}" else [p])]
+            return with_plugin(argv)  # when it runs pytest: its report, beside the exit code
         pytest, pytest_timeout = has_pytest(python, without_server_paths(os.environ))
         if not pytest:
             return None
@@ -325,6 +368,8 @@ class Checker:
             "-rfEp",  # a summary line per test: "PASSED tests/test_mod.py::test_x"
             "-p",
             "no:cacheprovider",
+            "-p",
+            PYTEST_PLUGIN,  # each test's outcome and the session's end, on the private channel
             "--rootdir",
             root,
             *timeout,
@@ -333,16 +378,21 @@ class Checker:
 
     def _run_tests(
         self, files: Mapping[str, str], extra: list[str]
-    ) -> tuple[RunResult | None, int, int, frozenset[str]]:
+    ) -> tuple[RunResult | None, PytestReport]:
+        """The test run, judged by the plugin's report (completion.py), also a configured
+        test_command that runs pytest; any other configured command by its exit code."""
         tests = self._test_files(extra)
-        if not tests or self._test_command(tests, self.root) is None:
-            return None, 0, 0, frozenset()
-        result = self._run(files, lambda place: self._test_command(tests, place.root) or [])
-        counts = {kind: int(n) for n, kind in _PYTEST_COUNTS.findall(result.stdout[-2000:])}
-        failed = counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
-        # Cut output may have lost names: then only the count speaks.
-        names = frozenset() if result.truncated else frozenset(_PASSED.findall(result.stdout))
-        return result, counts.get("passed", 0), failed, names
+        command = self._test_command(tests, self.root) if tests else None
+        if command is None:
+            return None, PytestReport()
+        plugin = runs_pytest(command)
+        result = self.run_in_sandbox(
+            files, lambda place: self._test_command(tests, place.root) or [], report=plugin
+        )
+        said = read_test_report(result.report)
+        if plugin:  # ours, or a configured command running pytest: the report judges it
+            return judged(result, pytest_unproven(result, said)), said
+        return result, summary_counts(result.stdout, result.truncated)
 
 
 def _unstartable(program: str, reason: str) -> RunResult:
@@ -367,17 +417,3 @@ def stdin_text(value: str | None, root: str) -> str | None:
         if os.path.isfile(path):
             return read_text(path)
     return value
-
-
-@dataclass(frozen=True)
-class CheckJob:
-    """Run a file once (run_on_save, when it is opened or saved); a cancel stops the run."""
-
-    target: Target
-    source: str
-
-    def perform(self, context: JobContext) -> Check:
-        with Checker(
-            self.target, context.settings, trusted=context.trusted, cancel=context.cancel
-        ) as checker:
-            return checker.check(self.source)

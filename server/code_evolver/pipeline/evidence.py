@@ -1,10 +1,9 @@
-"""What can check a generated function: the stub's docstring examples, names nothing defines,
-and which tests of a run passed or failed, file by file."""
+"""What can check a generated function: its file's run, names nothing defines, and which tests
+of a run passed or failed, file by file (its docstring examples: doc_examples.py)."""
 
 from __future__ import annotations
 
 import builtins
-import doctest
 import re
 import symtable
 from collections.abc import Iterator
@@ -20,37 +19,6 @@ MISSING_NAME = re.compile(
     r"\b(NameError|UnboundLocalError|ImportError|ModuleNotFoundError): (.*)$", re.MULTILINE
 )
 _BUILTINS = frozenset(dir(builtins))
-
-# Appended to the file for its check only (never to the edit): the file then runs as usual and
-# ends by running the stub's own examples, one at a time, in the module's globals. One Python
-# process, no pytest: checks run at low priority and pytest's start-up alone costs seconds of
-# CPU on a busy machine.
-EXAMPLES_RUNNER = """
-
-if __name__ == "__main__":  # the docstring examples of {name}(), for Code Evolver's check
-
-    def _code_evolver_examples():
-        import doctest
-
-        examples = doctest.DocTestParser().get_examples({examples!r})
-        flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-        globs = dict(globals())
-        failed = 0
-        for example in examples:
-            runner = doctest.DocTestRunner(optionflags=flags)
-            test = doctest.DocTest([example], globs, {name!r}, None, example.lineno, None)
-            report = []
-            runner.run(test, out=report.append, clear_globs=False)
-            verdict = "failed" if runner.failures else "passed"
-            print("[docstring example, line %d: %s]" % (example.lineno + 1, verdict), flush=True)
-            if runner.failures:
-                failed += 1
-                print("".join(report), flush=True)
-        return failed
-
-    raise SystemExit(1 if _code_evolver_examples() else 0)
-"""
-_EXAMPLE_LINE = re.compile(r"^\[docstring example, line (\d+): (passed|failed)\]$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -73,46 +41,19 @@ class Verdict:
     unchecked: str = ""  # when nothing checked it: why not
     after: Check | None = None
     examples_passed: int = 0  # ranks rejected candidates: the best one is shown next
+    examples_unrun: str = ""  # why the examples could not run for any candidate, if so
 
     @property
     def verified(self) -> bool:
         return self.candidate is not None and bool(self.checked_by)
 
 
-def examples_run(after: Check) -> tuple[list[int], list[int]] | None:
-    """(lines of passed examples, lines of failed ones) from a run with EXAMPLES_RUNNER, or
-    None when the run never reached the examples."""
-    run = after.run
-    if run is None:
-        return None
-    found = _EXAMPLE_LINE.findall(run.stdout)
-    if not found:
-        return None
-    passed = [int(line) for line, verdict in found if verdict == "passed"]
-    return passed, [int(line) for line, verdict in found if verdict == "failed"]
-
-
-def run_problem(before: Check, after: Check, examples: int) -> str | None:
-    """Why the file with the candidate is worse than before, or its examples fail, if so."""
+def run_problem(before: Check, after: Check) -> str | None:
+    """Why the file's own run with the candidate is worse than before, if so."""
     if after.syntax_error:
         return after.syntax_error
     run = after.run
-    if run is None:
-        return None
-    results = examples_run(after) if examples else None
-    if results is not None:
-        passed, failed = results
-        if failed or len(passed) < examples:
-            missing = missing_name(run.stdout + run.stderr)
-            if missing:
-                head = f"{missing} when its docstring examples call it"
-            elif not failed:
-                head = f"the docstring example after line {max(passed, default=0)} {run.describe()}"
-            else:
-                head = f"{len(failed)} of {examples} docstring example(s) fail"
-            return f"{head}\n{after.details}"
-        return None
-    if run.ok:
+    if run is None or run.ok:
         return None
     if before.run is not None and not before.run.ok and before.summary == after.summary:
         return None  # failing as before, for a reason elsewhere in the file
@@ -133,23 +74,6 @@ def user_checks(before: Check, after: Check, verdict: Verdict) -> str | None:
         if newly and not results.failed:
             verdict.checked_by.append(f"{len(newly)} of your tests in {path}")
     return None
-
-
-def example_count(docstring: str | None) -> int:
-    """How many `>>>` examples a docstring holds (0 when it has none or does not parse)."""
-    if not docstring:
-        return 0
-    try:
-        return len(doctest.DocTestParser().get_examples(docstring))
-    except ValueError:  # e.g. a `>>>` line without the space doctest requires
-        return 0
-
-
-def with_examples(source: str, docstring: str | None, name: str) -> str:
-    """`source` with the docstring's examples run at the end of the file's own run."""
-    if not example_count(docstring):
-        return source
-    return source.rstrip("\n") + "\n" + EXAMPLES_RUNNER.format(examples=docstring, name=name)
 
 
 def results_by_file(check: Check) -> dict[str, FileResults]:

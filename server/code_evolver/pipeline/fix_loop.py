@@ -19,6 +19,7 @@ from typing import Any
 from ..llm import Generation, LLMError
 from ..values import DiagnosticInfo, Outcome, Region, Target
 from .candidates import CandidateRound, endpoint_capacity, samplings
+from .check_markers import silenced
 from .checker import Check
 from .extract import NoCodeInReply, extract_code
 from .jobs import JobContext
@@ -315,6 +316,10 @@ class FixSession(ModelSession):
             return source, reply[:2000], problem
         language = self.target.language
         if language == "python":
+            # Checked before added comments go: a new suppression silences, it does not fix.
+            silencing = silenced(original, code)
+            if silencing is not None:
+                return source, code, silencing
             code = drop_added_comments(original, code)
         if region.whole_file:
             candidate = merge_definitions(source, code, language)
@@ -373,7 +378,15 @@ class FixSession(ModelSession):
         by = f"attempt {found.attempt}/{self.max_attempts} by {generation.model} at "
         by += generation.endpoint
         not_run = self._not_run()
-        if found.verdict == "fixed" and not not_run and original.check.failures:
+        verdict = found.verdict
+        if verdict == "fixed" and not not_run and found.check.checked_by == "nothing ran":
+            # A clean check resting on nothing (no run, no passing test) proves nothing.
+            verdict = "partial"
+            message = (
+                f"Unverified change on {by}: nothing ran to check it (the file is not run "
+                "and none of its tests passed)"
+            )
+        elif found.verdict == "fixed" and not not_run and original.check.failures:
             message = f"Fixed on {by}: {found.check.checked_by}"
         elif found.verdict == "fixed" and not not_run:
             message = (
@@ -402,7 +415,7 @@ class FixSession(ModelSession):
             original.check,
             found.check,
             tuple(self._endpoints),
-            verdict=found.verdict,
+            verdict=verdict,
         )
 
 

@@ -20,16 +20,14 @@ from ..llm import LLMError
 from ..values import Outcome, Region, Stub, Target
 from .candidates import CandidateRound, Reply, endpoint_capacity, samplings
 from .checker import Check
+from .doc_examples import StubExamples, example_count
 from .evidence import (
     Verdict,
-    example_count,
-    examples_run,
     missing_name,
     results_by_file,
     run_problem,
     undefined_names,
     user_checks,
-    with_examples,
 )
 from .extract import NoCodeInReply, extract_code
 from .jobs import JobContext
@@ -63,6 +61,7 @@ class _Plan:
     before: Check
     examples: int  # how many `>>>` examples the stub's docstring holds (when they can run)
     name: str  # how the messages call it: "median()" or "'sort the list'"
+    doctests: StubExamples | None = None  # what runs them, when it has any
 
 
 @dataclass
@@ -103,6 +102,10 @@ class Generator(ModelSession):
             example_count(stub.docstring) if runnable and stub.kind == "function" else 0,
             f"{stub.name}()" if stub.name else f"'{stub.request[:40]}'",
         )
+        if plan.examples:
+            plan.doctests = StubExamples(
+                self.checker, source, stub.docstring or "", stub.name or "it"
+            )
         count = max(1, min(options.candidates, endpoint_capacity(self.client, "generator")))
         search = _Search(count, random.Random())  # fresh seeds each request: no replays
         for attempt in range(1, options.max_attempts + 1):
@@ -217,22 +220,18 @@ class Generator(ModelSession):
         problem = _undefined_problem(candidate, name) if self.target.language == "python" else None
         if problem:
             return Verdict(code, problem=problem)
-        checked = (
-            with_examples(candidate, stub.docstring, name or "it") if plan.examples else candidate
-        )
-        after = self.checker.check(checked)
+        after = self.checker.check(candidate)
         verdict = Verdict(code, after=after)
-        ran = examples_run(after) if plan.examples else None
-        verdict.examples_passed = len(ran[0]) if ran else 0
-        problem = run_problem(plan.before, after, plan.examples)
-        if problem is None and plan.examples:
-            verdict.checked_by.append(f"{plan.examples} docstring example(s)")
+        problem = after.syntax_error
+        if problem is None and plan.doctests is not None:
+            problem = plan.doctests.judge(candidate, name or "it", verdict)
+        problem = problem or run_problem(plan.before, after)
         problem = problem or user_checks(plan.before, after, verdict)
         if problem:
             verdict.problem = problem
             return verdict
         if self._writes_tests() and (name or stub.name):
-            problem = self._model_checks(checked, plan.stub, name or "", verdict)
+            problem = self._model_checks(candidate, plan.stub, name or "", verdict)
             if problem:
                 verdict.problem = problem
                 return verdict
@@ -241,14 +240,14 @@ class Generator(ModelSession):
             verdict.unchecked = self._why_unchecked(plan, verdict)
         return verdict
 
-    def _model_checks(self, checked: str, stub: Stub, name: str, verdict: Verdict) -> str | None:
-        """Tests the model writes for the candidate: they count when they load and pass.
-        `checked` is the file with the candidate (and its examples run, which run again)."""
-        tests = self._tests_for(checked, stub, name)
+    def _model_checks(self, candidate: str, stub: Stub, name: str, verdict: Verdict) -> str | None:
+        """Tests the model writes for the candidate (the file with it): they count when they
+        load and pass."""
+        tests = self._tests_for(candidate, stub, name)
         if not tests:
             verdict.unchecked = "the model wrote no tests for it"
             return None
-        after = self.checker.check(checked, extra_tests=tests)
+        after = self.checker.check(candidate, extra_tests=tests)
         results = results_by_file(after).get(next(iter(tests)))
         output = after.tests.stdout + after.tests.stderr if after.tests else ""
         if results is None or not results.loaded:
@@ -269,13 +268,12 @@ class Generator(ModelSession):
         if self.target.language != "python" or not self.checker.can_run:
             return "running code is off for this workspace"
         test_file = self.checker.test_file
+        examples = verdict.examples_unrun or "it has no docstring examples"
         if test_file is not None and test_file != self.target.path:
             rel = os.path.relpath(test_file, self.target.workspace_root)
-            what = (
-                f"it has no docstring examples, and no test in {rel} went from failing to passing"
-            )
+            what = f"{examples}, and no test in {rel} went from failing to passing"
         else:
-            what = "it has no docstring examples and no tests of yours"
+            what = f"{examples} and no tests of yours"
         if verdict.unchecked:
             what += f", and {verdict.unchecked}"
         return what
@@ -295,7 +293,9 @@ class Generator(ModelSession):
             )
         else:
             hint = (
-                "add `>>>` examples to its docstring to check it"
+                "its examples run once the file imports without an error"
+                if verdict.examples_unrun
+                else "add `>>>` examples to its docstring to check it"
                 if plan.stub.kind == "function"
                 else "write it as a stub with `>>>` examples in its docstring to check it"
             )
@@ -368,7 +368,13 @@ class Generator(ModelSession):
             return None
         if not TEST_NAME.search(tests):
             return None
-        return {os.path.join("tests", f"test_generated_{module.replace('.', '_')}.py"): tests}
+        # A file of that name the user has stays in the run: the model's tests go beside it.
+        stem, number = os.path.join("tests", f"test_generated_{module.replace('.', '_')}"), 1
+        rel = f"{stem}.py"
+        while os.path.exists(os.path.join(self.checker.root, rel)):
+            number += 1
+            rel = f"{stem}_{number}.py"
+        return {rel: tests}
 
 
 def _undefined_problem(candidate: str, name: str | None) -> str | None:

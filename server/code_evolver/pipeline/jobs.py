@@ -1,9 +1,10 @@
 """A job: the plain data the language server sends the worker, and `perform`, which does it.
 
 Each pipeline owns its job beside its loop: `FixJob` in fix_loop.py, `GenerateJob` in
-generate_loop.py, `TestsJob` in test_writer.py, `CheckJob` in checker.py. The worker runs any of
-them the same way (`job.perform(context)`) and knows none of them; a feature builds its job and
-reads its outcome, and nothing between the two changes when a feature is added.
+generate_loop.py, `TestsJob` in test_writer.py, `CheckJob` in check_job.py (beside checker.py).
+The worker runs any of them the same way (`job.perform(context)`) and knows none of them; a
+feature builds its job and reads its outcome, and nothing between the two changes when a
+feature is added.
 """
 
 from __future__ import annotations

@@ -13,11 +13,12 @@ import ast
 import io
 import re
 import tokenize
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
+from .check_markers import comments, new_marker
+from .check_structure import lost_checks, parse
 from .lines import split_lines
 
-_UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
 _ASSERT = re.compile(r"^\s*assert\b")
 _TEST_DEF = re.compile(r"^\s*(?:async\s+)?def\s+(test_\w+)\s*\(", re.MULTILINE)
 _MAIN_GUARD = re.compile(r"""^if\s+__name__\s*==\s*['"]__main__['"]\s*:""")
@@ -30,7 +31,16 @@ def weakened(original: str, candidate: str, *, language: str = "python") -> str 
     """Why `candidate` weakens the checks `original` holds, in one phrase; None when it does not."""
     if language != "python":
         return None
-    for check in (_lost_asserts, _lost_tests, _lost_main_calls):
+    before, after = parse(original), parse(candidate)
+    if after is not None:
+        problem = new_marker(original if before is None else before, after)
+        if problem is None and before is not None:
+            problem = lost_checks(before, after)
+        if problem is not None:
+            return problem
+    # Either side does not parse (a syntax error the fix is about): its checks by their lines.
+    by_lines = (_lost_asserts, _lost_tests) if before is None or after is None else ()
+    for check in (*by_lines, _lost_main_calls):
         problem = check(original, candidate)
         if problem is not None:
             return problem
@@ -72,7 +82,7 @@ def drop_added_comments(original: str, code: str) -> str:
     Weak models annotate their answers with prose ("# your code is completed with no
     explanation after this line"); the user's own comments are kept.
     """
-    kept = {text.strip() for text in _comments(original)}
+    kept = {text.strip() for text in comments(original)}
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
     except (tokenize.TokenError, IndentationError, SyntaxError):
@@ -153,16 +163,9 @@ def _main_calls(source: str) -> list[str]:
 # ---------------------------------------------------------------- functions
 
 
-def _parse(source: str) -> ast.Module | None:
-    try:
-        return ast.parse(source)
-    except _UNPARSABLE:
-        return None
-
-
 def _functions(source: str) -> dict[str, _Function]:
     """Every function of `source` by name (methods too; the last of a name wins)."""
-    tree = _parse(source)
+    tree = parse(source)
     if tree is None:
         return {}
     return {
@@ -245,7 +248,7 @@ def _function_text(source: str, name: str) -> str | None:
 
 
 def _top_level_sources(source: str) -> dict[str, str]:
-    tree = _parse(source)
+    tree = parse(source)
     if tree is None:
         return {}
     out = {}
@@ -253,14 +256,3 @@ def _top_level_sources(source: str) -> dict[str, str]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             out[node.name] = ast.dump(node, include_attributes=False)
     return out
-
-
-def _comments(source: str) -> Sequence[str]:
-    try:
-        return [
-            token.string
-            for token in tokenize.generate_tokens(io.StringIO(source).readline)
-            if token.type == tokenize.COMMENT
-        ]
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return re.findall(r"#.*", source)

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 try:
     import resource
@@ -43,8 +43,12 @@ def child_environment(env: Mapping[str, str] | None, *, strip_secrets: bool) -> 
     return child
 
 
-def _limits(memory_limit_mb: int | None, cpu_limit_s: int | None) -> list[tuple[int, int]]:
+def _limits(
+    memory_limit_mb: int | None, cpu_limit_s: int | None, nproc: int | None
+) -> list[tuple[int, int]]:
     limits: list[tuple[int, int]] = [(resource.RLIMIT_CORE, 0)]
+    if nproc is not None and hasattr(resource, "RLIMIT_NPROC"):
+        limits.append((resource.RLIMIT_NPROC, nproc))
     if memory_limit_mb is not None and hasattr(resource, "RLIMIT_AS"):
         limits.append((resource.RLIMIT_AS, memory_limit_mb * 1024 * 1024))
     if cpu_limit_s is not None:
@@ -75,15 +79,22 @@ def _death_signal() -> Callable[[], None] | None:
     return set_death_signal
 
 
-def limiter(memory_limit_mb: int | None, cpu_limit_s: int | None) -> Callable[[], None]:
-    """A preexec_fn: resource limits and a low priority for the child, set between fork and
-    exec. It runs in the forked child, so it only calls what was looked up beforehand."""
+def limiter(
+    memory_limit_mb: int | None,
+    cpu_limit_s: int | None,
+    *,
+    cgroups: Sequence[str] = (),
+    nproc: int | None = None,
+) -> Callable[[], None]:
+    """A preexec_fn: the run's cgroups (their cgroup.procs files, sandbox/process_limits.py),
+    resource limits and a low priority for the child, set between fork and exec. It runs in the
+    forked child, so it only calls what was looked up beforehand."""
     if resource is None:
         limits: list[tuple[int, int]] = []
         setrlimit = getrlimit = None
         infinity = -1
     else:
-        limits = _limits(memory_limit_mb, cpu_limit_s)
+        limits = _limits(memory_limit_mb, cpu_limit_s, nproc)
         setrlimit, getrlimit = resource.setrlimit, resource.getrlimit
         infinity = resource.RLIM_INFINITY
     setpriority = getattr(os, "setpriority", None)
@@ -92,10 +103,21 @@ def limiter(memory_limit_mb: int | None, cpu_limit_s: int | None) -> Callable[[]
     autogroup = os.path.exists(_AUTOGROUP)
     death_signal = _death_signal()
     cpu_kind = getattr(resource, "RLIMIT_CPU", None)
+    nproc_kind = getattr(resource, "RLIMIT_NPROC", None)
+    join = tuple(cgroups)
 
     def prepare_child() -> None:
         if death_signal is not None:
             death_signal()
+        for procs in join:  # first: every process the child starts is counted from the start
+            try:
+                fd = os_open(procs, write_only)
+                try:
+                    os_write(fd, b"0")  # 0: the writing process
+                finally:
+                    os_close(fd)
+            except OSError:
+                pass  # the runner sees it did not join and watches the run instead
         for kind, wanted in limits:
             try:
                 _, hard = getrlimit(kind)
@@ -103,6 +125,8 @@ def limiter(memory_limit_mb: int | None, cpu_limit_s: int | None) -> Callable[[]
                 # A CPU limit's SIGXCPU can be caught: one second later SIGKILL cannot.
                 if kind == cpu_kind:
                     hard = soft + 1 if hard == infinity else min(soft + 1, hard)
+                elif kind == nproc_kind:
+                    hard = soft  # not to be raised again by the run
                 setrlimit(kind, (soft, hard))
             except (ValueError, OSError):
                 pass  # A limit the platform refuses is not worth failing the run for.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -16,10 +17,12 @@ from dataclasses import dataclass
 
 from ..cancel import CancelToken
 from ..sandbox.isolation import NamespaceRun
-from ..sandbox.run_status import program_exit_code, setup_problem
-from .run_child import RUN_MARK, child_environment, kill_group, kill_marked, limiter
-from .run_clock import RunClock
-from .run_io import ExitWatch, OutputCapture, feed, start_thread
+from ..sandbox.process_limits import DEFAULT_MAX_PROCESSES, RunLimits
+from ..sandbox.run_status import SetupChannel, program_exit_code
+from .run_child import RUN_MARK, child_environment, limiter
+from .run_io import OutputCapture, feed, start_thread
+from .run_report import REPORT_VARIABLE, ReportChannel
+from .run_wait import wait_and_kill
 
 _RUN_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
 __all__ = [
@@ -50,6 +53,15 @@ class RunResult:
     duration: float
     timeout: float | None = None
     cpu_limit: int | None = None
+    # What in-run code said on the run's private channel (run_report.py); None: not asked for.
+    report: tuple[str, ...] | None = None
+    # The sandbox's first process said on its private pipe that it could not be set up; the
+    # program never started. The only thing that may send a run to the copy fallback.
+    setup_failed: bool = False
+    # Stopped for a limit over all of its processes (sandbox/process_limits.py): "processes"
+    # (more than max_processes at once, threads included) or "cpu" (cpu_limit s in all).
+    over_limit: str | None = None
+    max_processes: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -62,14 +74,20 @@ class RunResult:
 
     @property
     def hit_limit(self) -> bool:
-        """Stopped for taking too long, by the wall clock or by the CPU-time limit."""
-        return self.timed_out or self.out_of_cpu
+        """Stopped for taking too long (the wall clock, the CPU-time limit of one process or
+        of all of them), or for starting too many processes."""
+        return self.timed_out or self.out_of_cpu or self.over_limit is not None
 
     def describe(self) -> str:
         """One short sentence on how the run ended, for the user."""
         program = os.path.basename(self.argv[0]) if self.argv else "the command"
         if self.cancelled:
             text = f"{program} was cancelled and stopped"
+        elif self.over_limit == "processes":
+            text = f"{program} was stopped: it started more than {self.max_processes} processes"
+        elif self.over_limit == "cpu":
+            used = f"its processes used {self.cpu_limit} s of CPU time in all"
+            text = f"{program} was stopped: {used}"
         elif self.timed_out:
             seconds = self.timeout if self.timeout is not None else self.duration
             text = f"{program} timed out after {seconds:g} s and was stopped"
@@ -103,6 +121,8 @@ def run_and_capture(
     cancel: CancelToken | None = None,
     namespace: NamespaceRun | None = None,
     patient: bool = False,
+    report: bool = False,
+    max_processes: int | None = DEFAULT_MAX_PROCESSES,
 ) -> RunResult:
     """Run `argv` (never through a shell) and capture its output.
 
@@ -115,6 +135,9 @@ def run_and_capture(
     Either way the run is killed when the thread that started it ends (PR_SET_PDEATHSIG).
     stdout and stderr are each capped at `output_limit` bytes (the rest is read and dropped).
     A command that cannot be started gives exit_code None and the reason in stderr.
+    `report`: the run gets a private report channel (run_report.py), its lines in `.report`.
+    All of the run's processes together may use `cpu_limit_s` of CPU time and be at most
+    `max_processes` at once (sandbox/process_limits.py: cgroups, else a watch of /proc).
     """
     if isinstance(argv, str | bytes):
         raise TypeError("argv must be a sequence of arguments, not a string (no shell is used)")
@@ -147,7 +170,9 @@ def run_and_capture(
         cancel,
         namespace,
         patient,
+        report,
         time.monotonic(),
+        max_processes,
     )
     # Runs share the machine with the editor: at most one per core at a time.
     while not _RUN_SLOTS.acquire(timeout=0.05):
@@ -178,35 +203,89 @@ class _Plan:
     cancel: CancelToken | None
     namespace: NamespaceRun | None
     patient: bool
+    report: bool
     started: float
+    max_processes: int | None = None
 
     def not_started(self, reason: str) -> RunResult:
         return _not_started(self.args, reason, self.timeout)
 
 
-def _spawn(plan: _Plan) -> subprocess.Popen[bytes] | RunResult:
-    args, command = plan.args, list(plan.args)
+@dataclass
+class _Channels:
+    """The run's private descriptors: the sandbox's set-up status and the in-run report."""
+
+    setup: SetupChannel | None = None
+    report: ReportChannel | None = None
+
+    @classmethod
+    def for_plan(cls, plan: _Plan) -> _Channels:
+        channels = cls()
+        try:
+            if plan.namespace is not None:
+                channels.setup = SetupChannel()
+            if plan.report:
+                channels.report = ReportChannel()
+        except OSError:
+            channels.close()
+            raise
+        return channels
+
+    @property
+    def child_fds(self) -> tuple[int, ...]:
+        return self.report.child_fds if self.report is not None else ()
+
+    def started_child(self) -> None:
+        for channel in (self.setup, self.report):
+            if channel is not None:
+                channel.started_child()
+
+    def close(self) -> None:
+        for channel in (self.setup, self.report):
+            if channel is not None:
+                channel.close()
+
+
+def _spawn(
+    plan: _Plan, channels: _Channels, limits: RunLimits
+) -> subprocess.Popen[bytes] | RunResult:
+    args, command, env = plan.args, list(plan.args), plan.env
+    stdin: int = subprocess.PIPE if plan.stdin_data is not None else subprocess.DEVNULL
     if plan.namespace is not None:
         # The namespace's first process starts the program, so an unknown command is caught
         # here, where it can still be said plainly.
         if shutil.which(args[0], path=plan.env.get("PATH")) is None:
             return plan.not_started(f"command not found: {args[0]}")
-        command = plan.namespace.command(args, plan.cwd)
+        assert channels.setup is not None
+        given = os.devnull
+        if plan.stdin_data is not None:
+            given = plan.namespace.input_path
+            with open(given, "w", encoding="utf-8") as handle:
+                handle.write(plan.stdin_data)
+        command = plan.namespace.command(args, plan.cwd, input_path=given)
+        stdin = channels.setup.write_fd  # the first process's; the program reads `given`
+    if channels.report is not None:
+        env = {**env, REPORT_VARIABLE: channels.report.variable}
     try:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             command,
             cwd=plan.cwd,
-            env=plan.env,
-            stdin=subprocess.PIPE if plan.stdin_data is not None else subprocess.DEVNULL,
+            env=env,
+            stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             close_fds=True,
+            pass_fds=channels.child_fds,
             start_new_session=os.name == "posix",
             creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
             # Limits and priority are set in the child before exec, so no instruction of the
             # user's code runs without them. A preexec_fn makes CPython fork() with the GIL held;
             # runs happen in the worker process, so that pauses other jobs, never the editor.
-            preexec_fn=limiter(plan.memory_limit_mb, plan.cpu) if os.name == "posix" else None,
+            preexec_fn=(
+                limiter(plan.memory_limit_mb, plan.cpu, cgroups=limits.join, nproc=limits.nproc)
+                if os.name == "posix"
+                else None
+            ),
         )
     except FileNotFoundError:
         return plan.not_started(f"command not found: {args[0]}")
@@ -214,74 +293,55 @@ def _spawn(plan: _Plan) -> subprocess.Popen[bytes] | RunResult:
         return plan.not_started(f"permission denied: {args[0]}")
     except (OSError, subprocess.SubprocessError) as error:
         return plan.not_started(f"could not start {args[0]}: {error}")
-
-
-def _wait(plan: _Plan, process: subprocess.Popen[bytes]) -> None:
-    """Wait for the process; TimeoutExpired when its time is up."""
-    with ExitWatch(process) as watch:
-        if not plan.patient:
-            watch.wait(plan.wait_for)
-            return
-        clock = RunClock(process.pid, plan.wait_for)
-        while True:
-            try:
-                watch.wait(clock.wait_step())
-                return
-            except subprocess.TimeoutExpired:
-                if clock.expired():
-                    raise
+    channels.started_child()
+    limits.started(process.pid)
+    return process
 
 
 def _run_started(plan: _Plan) -> RunResult:
-    process = _spawn(plan)
-    if isinstance(process, RunResult):
-        return process
+    try:
+        channels = _Channels.for_plan(plan)
+    except OSError as error:
+        return plan.not_started(f"could not make the run's private pipes: {error}")
+    mark, contained = f"{RUN_MARK}={plan.env[RUN_MARK]}", plan.namespace is not None
+    limits = RunLimits.for_run(plan.max_processes, plan.cpu, mark, contained=contained)
+    try:
+        process = _spawn(plan, channels, limits)
+        if isinstance(process, RunResult):
+            return process
+        return _finish(plan, process, channels, limits)
+    finally:
+        channels.close()
+        limits.close()
+
+
+def _finish(
+    plan: _Plan, process: subprocess.Popen[bytes], channels: _Channels, limits: RunLimits
+) -> RunResult:
     assert process.stdout is not None and process.stderr is not None
     limit = plan.output_limit
     stdout, stderr = OutputCapture(process.stdout, limit), OutputCapture(process.stderr, limit)
-    if plan.stdin_data is not None:
+    if process.stdin is not None and plan.stdin_data is not None:
         start_thread(feed, process, plan.stdin_data)
-
-    stop_lock = threading.Lock()
-    reaped = False
-    cancelled = False
-
-    def on_cancel() -> None:
-        nonlocal cancelled
-        with stop_lock:
-            if not reaped:
-                cancelled = True
-                kill_group(process)
-
-    cancel = plan.cancel
-    remove_callback = cancel.add_callback(on_cancel) if cancel is not None else None
-    timed_out = False
-    try:
-        _wait(plan, process)
-    except subprocess.TimeoutExpired:
-        with stop_lock:
-            timed_out = not cancelled
-            kill_group(process)
-        process.wait()
-    finally:
-        if remove_callback is not None:
-            remove_callback()
-    with stop_lock:
-        reaped = True
-        # Whatever the child left behind, in its group or out of it, must not outlive the run.
-        kill_group(process, reaped=True)
-        if plan.namespace is None:
-            kill_marked(plan.env[RUN_MARK])
-    # One grace period for both pipes: a process that escaped the group holds both open.
+    mark = None if plan.namespace is not None else plan.env[RUN_MARK]
+    timed_out, cancelled, over_limit = wait_and_kill(
+        process, limits, plan.wait_for, patient=plan.patient, cancel=plan.cancel, mark=mark
+    )
+    # One grace period for every pipe: a process that escaped the group holds them open.
     drained_by = time.monotonic() + _DRAIN_GRACE
-    stdout.join(_DRAIN_GRACE)
-    stderr.join(max(0.0, drained_by - time.monotonic()))
-    exit_code = None if (timed_out or cancelled) else process.returncode
-    if plan.namespace is not None and exit_code is not None:
-        problem = setup_problem(exit_code, stderr.text())
+    for capture in (stdout, stderr, channels.report):
+        if capture is not None:
+            capture.join(max(0.0, drained_by - time.monotonic()))
+    exit_code = None if (timed_out or cancelled or over_limit) else process.returncode
+    if channels.setup is not None and not cancelled:
+        # Only the first process's own word on its pipe says whether the program started: a
+        # program's exit code and output can never claim that the sandbox failed.
+        problem = channels.setup.problem(exit_code, stderr.text())
         if problem is not None:
-            return plan.not_started(problem)
-        exit_code = program_exit_code(exit_code)
+            return dataclasses.replace(plan.not_started(problem), setup_failed=True)
+        if exit_code is not None:
+            exit_code = program_exit_code(exit_code)
+    report = channels.report
     return RunResult(
         argv=plan.args,
         exit_code=exit_code,
@@ -289,16 +349,22 @@ def _run_started(plan: _Plan) -> RunResult:
         stderr=stderr.text(),
         timed_out=timed_out,
         cancelled=cancelled,
-        truncated=stdout.truncated or stderr.truncated,
+        truncated=stdout.truncated or stderr.truncated or (report is not None and report.truncated),
         duration=time.monotonic() - plan.started,
         timeout=plan.timeout,
         cpu_limit=plan.cpu,
+        report=report.lines() if report is not None else None,
+        over_limit=over_limit,
+        max_processes=plan.max_processes,
     )
 
 
 def python_run_command(path: str, *, python: str = sys.executable) -> list[str]:
-    """The command that runs a Python file."""
-    return [python, path]
+    """The command that runs a Python file: through the wrapper that runs it as `python path`
+    would and reports on the private channel whether it reached its end (sandbox/inrun/)."""
+    from ..sandbox.inrun_files import SCRIPT_WRAPPER  # here: this function is the wrapper's user
+
+    return [python, SCRIPT_WRAPPER, path]
 
 
 def command_for(

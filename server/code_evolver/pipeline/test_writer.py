@@ -16,10 +16,12 @@ from .model_session import ModelSession
 from .prompts import FailedAttempt, tests_prompt
 from .regions import region_text
 from .stubs import enclosing_function
+from .test_merge import MergedTests, merge_tests
 
 log = logging.getLogger("code_evolver.generate")
 
 TEST_NAME = re.compile(r"^(?:async\s+)?def (test_\w+)", re.MULTILINE)
+_SUMMARY = re.compile(r"^(PASSED|FAILED|ERROR) ([^\s:]+)::(\S+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ class TestWriter(ModelSession):
         rel = os.path.relpath(test_path, self.target.workspace_root)
         attempts: list[FailedAttempt] = []
         max_attempts = self.settings.fix.max_attempts
-        last: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
+        last: tuple[str, tuple[str, ...], tuple[str, ...], str] | None = None
+        refused: str | None = None  # the last attempt's tests would have shadowed the user's
         for attempt in range(1, max_attempts + 1):
             if self.cancel is not None:
                 self.cancel.raise_if_cancelled()
@@ -84,11 +87,13 @@ class TestWriter(ModelSession):
             except NoCodeInReply as exc:
                 attempts.append(FailedAttempt(reply[:2000], str(exc)))
                 continue
-            content = (
-                (existing.rstrip() + "\n\n\n" + tests.strip() + "\n")
-                if existing
-                else tests.strip() + "\n"
-            )
+            merged = merge_tests(existing, tests, rel)
+            if merged.content is None:
+                refused = merged.problem
+                attempts.append(FailedAttempt(tests, f"{merged.problem}; use other names"))
+                self.on_step(f"Tests refused: {merged.problem}")
+                continue
+            content, renames, refused = merged.content, merged.renames_said(), None
             if not self.checker.can_run:
                 return TestsOutcome(
                     test_path,
@@ -97,14 +102,14 @@ class TestWriter(ModelSession):
                     (),
                     (),
                     f"Wrote tests for {name} to {rel} (not run: running code is "
-                    "off for this workspace)",
+                    f"off for this workspace){renames}",
                     attempt,
                     existing,
                 )
             self.on_step(f"Attempt {attempt}/{max_attempts}: running the tests")
             check = self.checker.check(source, extra_tests={rel: content})
-            passed, failed = _results(check.tests.stdout if check.tests else "", tests)
-            last = (content, passed, failed)
+            passed, failed = _results(check.tests.stdout if check.tests else "", merged, rel)
+            last = (content, passed, failed, renames)
             if check.tests is not None and check.tests.ok:
                 return TestsOutcome(
                     test_path,
@@ -112,14 +117,14 @@ class TestWriter(ModelSession):
                     existing is None,
                     passed,
                     (),
-                    f"Wrote {len(passed)} passing test(s) for {name} to {rel}",
+                    f"Wrote {len(passed)} passing test(s) for {name} to {rel}{renames}",
                     attempt,
                     existing,
                 )
-            attempts.append(FailedAttempt(tests, check.details))
+            attempts.append(FailedAttempt(merged.tests, check.details))
             self.on_step(f"Tests fail: {check.summary}")
         if last is not None and last[1]:
-            content, passed, failed = last
+            content, passed, failed, renames = last
             return TestsOutcome(
                 test_path,
                 content,
@@ -128,7 +133,7 @@ class TestWriter(ModelSession):
                 failed,
                 f"Wrote tests for {name} to {rel}: {len(passed)} pass, "
                 f"{len(failed)} fail ({', '.join(failed)}); the failing ones may "
-                "point at a bug",
+                f"point at a bug{renames}",
                 max_attempts,
                 existing,
             )
@@ -138,7 +143,8 @@ class TestWriter(ModelSession):
             False,
             (),
             (),
-            f"No working tests for {name} after {max_attempts} attempt(s); nothing was written.",
+            f"No working tests for {name} after {max_attempts} attempt(s); nothing was written"
+            + (f" ({refused})." if refused else "."),
             max_attempts,
         )
 
@@ -156,10 +162,23 @@ def module_name(target: Target) -> str:
     return stem.replace(os.sep, ".").replace("/", ".")
 
 
-def _results(output: str, tests: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    names = TEST_NAME.findall(tests)
-    failed = {m.group(1) for m in re.finditer(r"(?:FAILED|ERROR) \S*::(test_\w+)", output)}
-    return (tuple(n for n in names if n not in failed), tuple(n for n in names if n in failed))
+def _results(output: str, merged: MergedTests, rel: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(passed, failed) ids of the appended tests, as pytest's summary names them in `rel`
+    ("test_x", "TestY::test_z[1]"); the user's own tests are not among them."""
+    ours = merged.names
+    path = rel.replace("\\", "/")
+    found: dict[str, bool] = {}
+    for outcome, where, test in _SUMMARY.findall(output):
+        if where == path and re.split(r"::|\[", test, maxsplit=1)[0] in ours:
+            found.setdefault(test, outcome == "PASSED")
+    if not found:  # no summary (cut output, another test command): the names in the code
+        names = TEST_NAME.findall(merged.tests)
+        failed = {m.group(1) for m in re.finditer(r"(?:FAILED|ERROR) \S*::(test_\w+)", output)}
+        return tuple(n for n in names if n not in failed), tuple(n for n in names if n in failed)
+    return (
+        tuple(t for t, ok in found.items() if ok),
+        tuple(t for t, ok in found.items() if not ok),
+    )
 
 
 @dataclass(frozen=True)

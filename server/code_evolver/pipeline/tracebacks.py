@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["RunError", "error_summary", "parse_python_error"]
+__all__ = ["RunError", "error_summary", "exception_name", "parse_python_error"]
 
 _TRACEBACK = re.compile(r"^\s*(?:Exception Group )?Traceback \(most recent call last\):\s*$")
 _GROUP_PREFIX = re.compile(r"^\s*(?:[|+]-*\s?)+")
@@ -24,11 +24,17 @@ _SUMMARY = re.compile(r"^(?:FAILED|ERROR) \S+(?: - (?P<message>.+))?$")
 
 @dataclass(frozen=True)
 class RunError:
-    """The error a run ended with; `line` (0-based) is set only when it is in the target file."""
+    """The error a run ended with; `line` (0-based) is set only when it is in the target file.
+
+    `frames` are the 0-based lines of the target its traceback went through, outermost first
+    (`line` is the last); `raised` names every exception type the output shows, chained ones too.
+    """
 
     message: str
     line: int | None
     path: str | None
+    frames: tuple[int, ...] = field(default=(), compare=False)
+    raised: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -59,29 +65,36 @@ def parse_python_error(
     frames, events = _scan(stderr)
     if not events:
         return None
+    raised = frozenset(filter(None, (exception_name(event.message) for event in events)))
     targets = [target_path, *aliases]
     same_file = _Matcher(targets)
     lengths = _LineCounts(targets)
     for matches in (same_file.exact, same_file.basename):
         previous_end = -1
-        found: tuple[_Event, _Frame, int] | None = None
+        found: tuple[_Event, list[int]] | None = None
         for event in events:
             window = [f for f in frames if previous_end < f.index <= event.end]
             in_target = [
-                (f, line)
+                line
                 for f in window
                 if matches(f.path) and (line := lengths.place(f.path, f.line)) is not None
             ]
             if in_target:
-                found = (event, *in_target[-1])
+                found = (event, in_target)
             previous_end = event.end
         if found is not None:
-            event, _, line = found
-            return RunError(event.message, line, target_path)
+            event, lines = found
+            return RunError(event.message, lines[-1], target_path, tuple(lines), raised)
     last = events[-1]
     previous_end = events[-2].end if len(events) > 1 else -1
     window = [f for f in frames if previous_end < f.index <= last.end]
-    return RunError(last.message, None, window[-1].path if window else None)
+    return RunError(last.message, None, window[-1].path if window else None, (), raised)
+
+
+def exception_name(message: str) -> str | None:
+    """`ValueError` for `ValueError: bad value` (and for `mod.ValueError: ...`), else None."""
+    match = _EXCEPTION.match(message.strip())
+    return match["name"].rsplit(".", 1)[-1] if match is not None else None
 
 
 def error_summary(stderr: str, limit: int = 200) -> str:

@@ -11,8 +11,10 @@ from typing import Literal
 
 from ..values import Region
 from .checker import Check
+from .completion import JudgedRun
 from .lines import split_lines
 from .stubs import enclosing_function
+from .tracebacks import exception_name
 
 # fixed: the run is clean. fixed_here: the error in the fixed function is gone and what still
 # fails is elsewhere in the file. partial: better than where the round started, not clean.
@@ -92,13 +94,45 @@ def _line(check: Check) -> int | None:
 
 
 def _lost_test(original: Check, after: Check) -> str:
-    """A test that passed on the original and does not pass now, as a phrase; or ""."""
+    """A test that passed on the original and does not pass now, or a run that proves less
+    than the original's (no report of its end, fewer tests, a new skip or xfail), as a phrase;
+    or ""."""
+    weaker = _unproven(after) or _fewer_tests(original, after)
+    if weaker:
+        return weaker
     if after.passed_tests < original.passed_tests:
         return f"{original.passed_tests - after.passed_tests} test(s) that passed before fail now"
     if original.passed_names and after.passed_names:
         lost = sorted(original.passed_names - after.passed_names)
         if lost:
             return f"the test {lost[0]} passed before and fails now"
+    return ""
+
+
+def _unproven(after: Check) -> str:
+    """Why the candidate's run or test run did not prove it finished (completion.py), or ""."""
+    for result in (after.run, after.tests):
+        if isinstance(result, JudgedRun) and result.unproven:
+            return result.unproven
+    return ""
+
+
+def _fewer_tests(original: Check, after: Check) -> str:
+    """Fewer tests collected than on the original, or one skipped or xfailed that was not."""
+    if original.collected is not None and (after.collected or 0) < original.collected:
+        return (
+            f"{original.collected - (after.collected or 0)} test(s) fewer were collected than "
+            f"before ({after.collected or 0} of {original.collected})"
+        )
+    # A test of a file whose tests the original ran, or a file's outcome, that changed to a
+    # skip: new. (A file the original could not collect may hold the user's own skips.)
+    known = {node.split("::", 1)[0] for node in original.outcomes if "::" in node}
+    for node, outcome in sorted(after.outcomes.items()):
+        if outcome not in ("skipped", "xfailed") or original.outcomes.get(node) == outcome:
+            continue
+        if node in original.outcomes or node.split("::", 1)[0] in known:
+            how = "is skipped" if outcome == "skipped" else "is an expected failure (xfail)"
+            return f"the test {node} {how} now, and was not before"
     return ""
 
 
@@ -123,10 +157,12 @@ def _inside(line: int | None, region: Region) -> bool:
 def _fixed_inside(
     original: Check, after: Check, original_region: Region, region: Region, candidate: str
 ) -> bool:
-    """The original failed inside the fixed function; the candidate fails in another function.
+    """The original failed inside the fixed function; the candidate fails in another function,
+    and not because of the fix.
 
     An error at the top level (a failing `assert` of the program's own, say) may well be the
-    fixed function's doing, so it is not counted as elsewhere.
+    fixed function's doing, so it is not counted as elsewhere; nor is one the fix made a caller
+    raise (`_made_by_the_fix`).
     """
     if not _inside(_line(original), original_region):
         return False
@@ -134,7 +170,38 @@ def _fixed_inside(
     if line is None or _inside(line, region):
         return False
     span = enclosing_function(candidate, line)
-    return span is not None and not (span[0] <= region.start and region.end <= span[1])
+    if span is None or (span[0] <= region.start and region.end <= span[1]):
+        return False
+    return not _made_by_the_fix(original, after, original_region, region, candidate)
+
+
+def _made_by_the_fix(
+    original: Check, after: Check, original_region: Region, region: Region, candidate: str
+) -> bool:
+    """The candidate's error is at a line the original's traceback went through (a caller of
+    the fixed function), or is of a type the original did not raise and comes through a
+    function of that traceback: a fix that swallowed a ValueError and left its caller a None
+    to raise a TypeError on has moved the bug, not fixed it."""
+    before, now = original.error, after.error
+    if before is None or now is None:
+        return False
+    shift = region.end - original_region.end
+    callers = [
+        frame if frame < original_region.start else frame + shift
+        for frame in before.frames
+        if not _inside(frame, original_region)
+    ]
+    if now.line in callers:
+        return True
+    kind = exception_name(now.message)
+    if kind is None or kind in before.raised:
+        return False
+    functions = {enclosing_function(candidate, line) for line in callers} - {None}
+    return any(
+        enclosing_function(candidate, frame) in functions
+        for frame in now.frames
+        if not _inside(frame, region)
+    )
 
 
 def _got_further(start: Check, after: Check) -> bool:

@@ -12,10 +12,18 @@ made a folder unreadable, say) is thrown away and made anew.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from dataclasses import dataclass, field
 
-from .project_copy import MAX_FILES, SKIP_DIRS, ProjectTooLarge, clone_or_copy, link_target
+from .project_copy import (
+    MAX_FILES,
+    ProjectTooLarge,
+    clone_or_copy,
+    is_environment,
+    link_in_copy,
+    skipped_folder,
+)
 from .sweep import remove_tree
 
 __all__ = ["CopyPool", "WarmCopy"]
@@ -27,6 +35,10 @@ def _signature(info: os.stat_result) -> _Signature:
     return (info.st_ino, info.st_size, info.st_mode, info.st_mtime_ns, info.st_ctime_ns)
 
 
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 @dataclass
 class _Tree:
     """One walk of a folder: its folders, files (with their signature) and links."""
@@ -35,11 +47,86 @@ class _Tree:
     files: dict[str, _Signature] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
     others: set[str] = field(default_factory=set)
+    # a file reached through a link out of the project -> the file it is copied from
+    outside: dict[str, str] = field(default_factory=dict)
 
 
-def _walk(root: str, *, skip: bool, max_files: int | None = None) -> _Tree:
-    """Every entry under `root` by relative path. `skip`: leave out the heavy folders (the
-    project); a copy is walked whole, so a `.venv` a run created in it is found and removed."""
+class _ProjectWalk:
+    """The project as a run gets it, by relative path: the heavy folders left out, a link
+    within the project kept as a link, what a link out of it points at taken as content."""
+
+    def __init__(self, root: str, max_files: int | None) -> None:
+        self.root = root  # a real path: links are resolved against it
+        self.max_files = max_files
+        self.tree = _Tree()
+        # (relative path, the folder on disk, the folders out of the project it is inside)
+        self._pending: list[tuple[str, str, tuple[str, ...]]] = [("", root, ())]
+
+    def walk(self) -> _Tree:
+        while self._pending:
+            relative, folder, outside = self._pending.pop()
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+            names = frozenset(entry.name for entry in entries)
+            if relative and is_environment(names):
+                del self.tree.folders[relative]
+                continue
+            for entry in entries:
+                path = os.path.join(relative, entry.name)
+                if entry.is_symlink():
+                    self._link(entry, path, names, outside)
+                elif entry.is_dir(follow_symlinks=False):
+                    if not skipped_folder(entry.name, entry.path, names):
+                        info = entry.stat(follow_symlinks=False)
+                        self._folder(path, entry.path, info, outside)
+                elif entry.is_file(follow_symlinks=False):
+                    info = entry.stat(follow_symlinks=False)
+                    self._file(path, entry.path, info, outside=bool(outside))
+                # sockets, pipes and devices are no project file a run reads
+        return self.tree
+
+    def _folder(
+        self, path: str, source: str, info: os.stat_result, outside: tuple[str, ...]
+    ) -> None:
+        self.tree.folders[path] = info.st_mode & 0o7777
+        self._pending.append((path, source, outside))
+
+    def _file(self, path: str, source: str, info: os.stat_result, *, outside: bool) -> None:
+        self.tree.files[path] = _signature(info)
+        if outside:
+            self.tree.outside[path] = source
+        if self.max_files is not None and len(self.tree.files) > self.max_files:
+            counted = ", counting what its links out of it point at" if self.tree.outside else ""
+            raise ProjectTooLarge(
+                f"{self.root} has more than {self.max_files} files to copy for each run{counted}"
+            )
+
+    def _link(
+        self, entry: os.DirEntry[str], path: str, siblings: frozenset[str], outside: tuple[str, ...]
+    ) -> None:
+        resolved = os.path.realpath(entry.path)
+        if _within(resolved, self.root):
+            target = os.path.relpath(resolved, self.root)
+            pointed = os.readlink(entry.path)
+            self.tree.links[path] = link_in_copy(pointed, path, target, as_written=not outside)
+            return
+        try:
+            info = os.stat(resolved)
+        except OSError:
+            return  # dangling: a run writing it would create a file out of the project
+        if stat.S_ISREG(info.st_mode):
+            self._file(path, resolved, info, outside=True)
+        elif (
+            stat.S_ISDIR(info.st_mode)
+            and not skipped_folder(entry.name, resolved, siblings)
+            # a folder holding the project or one being copied would hold itself
+            and not any(_within(seen, resolved) for seen in (self.root, *outside))
+        ):
+            self._folder(path, resolved, info, (*outside, resolved))
+
+
+def _walk_copy(root: str) -> _Tree:
+    """Every entry of a copy as it is, walked whole: a `.venv` a run created is found too."""
     tree = _Tree()
     pending = [""]
     while pending:
@@ -50,16 +137,10 @@ def _walk(root: str, *, skip: bool, max_files: int | None = None) -> _Tree:
                 if entry.is_symlink():
                     tree.links[path] = os.readlink(entry.path)
                 elif entry.is_dir(follow_symlinks=False):
-                    if skip and (entry.name in SKIP_DIRS or entry.name.endswith(".egg-info")):
-                        continue
                     tree.folders[path] = entry.stat(follow_symlinks=False).st_mode & 0o7777
                     pending.append(path)
                 elif entry.is_file(follow_symlinks=False):
                     tree.files[path] = _signature(entry.stat(follow_symlinks=False))
-                    if max_files is not None and len(tree.files) > max_files:
-                        raise ProjectTooLarge(
-                            f"{root} has more than {max_files} files to copy for each run"
-                        )
                 else:
                     tree.others.add(path)
     return tree
@@ -76,9 +157,9 @@ class WarmCopy:
 
     def sync(self, *, max_files: int = MAX_FILES) -> int:
         """Make the copy equal to the project again; returns the number of files copied."""
-        wanted = _walk(self.source, skip=True, max_files=max_files)
+        wanted = _ProjectWalk(self.source, max_files).walk()
         os.makedirs(self.root, exist_ok=True)
-        found = _walk(self.root, skip=False)
+        found = _walk_copy(self.root)
         self._remove_extra(wanted, found)
         for folder, mode in sorted(wanted.folders.items()):
             full, want = os.path.join(self.root, folder), mode | 0o700  # the run may enter it
@@ -92,12 +173,12 @@ class WarmCopy:
             current = found.files.get(path)
             if record is not None and record == (source_signature, current):
                 continue
-            if self._copy_file(path, source_signature, exists=current is not None):
+            source = wanted.outside.get(path) or os.path.join(self.source, path)
+            if self._copy_file(path, source, source_signature, exists=current is not None):
                 copied += 1
         for path, pointed in wanted.links.items():
-            target = link_target(pointed, self.source, self.root)
-            if found.links.get(path) != target:
-                self._replace_link(path, target)
+            if found.links.get(path) != pointed:
+                self._replace_link(path, pointed)
         for path in set(self._copied) - set(wanted.files):
             del self._copied[path]
         return copied
@@ -115,8 +196,10 @@ class WarmCopy:
                 os.unlink(full)
             self._copied.pop(path, None)
 
-    def _copy_file(self, path: str, source_signature: _Signature, *, exists: bool) -> bool:
-        source, target = os.path.join(self.source, path), os.path.join(self.root, path)
+    def _copy_file(
+        self, path: str, source: str, source_signature: _Signature, *, exists: bool
+    ) -> bool:
+        target = os.path.join(self.root, path)
         if exists:
             os.unlink(target)
         try:

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .run_status import MARK, SETUP_EXIT, SETUP_FAILED, setup_problem
+from .run_status import SETUP_FAILED, STARTED, SetupChannel
 
 __all__ = [
     "FORCE_VARIABLE",
@@ -35,16 +35,23 @@ _SBIN = os.pathsep.join(("/usr/sbin", "/sbin", "/usr/bin", "/bin"))
 # unmount the overlay to reach the real workspace). util-linux and a POSIX shell, no Python:
 # a Python first process cost 15-20 ms of start-up per run (bench/isolation.py). It stays the
 # namespace's PID 1 until the program ends; when it exits the kernel kills everything left.
-# Its exit code is the program's (run_status.py); a failed set-up is one marked stderr line.
-_FIRST = f"""fail() {{ echo "{MARK}$1" >&2; exit {SETUP_EXIT}; }}
+# Its exit code is the program's (run_status.py). How the set-up went it writes on its stdin,
+# the write end of the runner's status pipe, and closes that before the program starts (whose
+# input is a file or /dev/null), so the program cannot speak there. (Not a descriptor above 2:
+# dash, Debian's sh, cannot name one above 9.)
+_FIRST = f"""fail() {{ echo "failed $1" >&0; exit 125; }}
 root=$1 upper=$2 work=$3 cwd=$4 uid=$5 gid=$6 loopback=$7 mount=$8 unshare=$9
 shift 9
+input=$1
+shift
 "$mount" -t overlay overlay -o "userxattr,lowerdir=$root,upperdir=$upper,workdir=$work" "$root" \\
   || fail "the overlay of $root could not be mounted"
 if [ -n "$loopback" ]; then
   eval "$loopback" || fail "the loopback interface could not be brought up"
 fi
-"$unshare" --user --map-user="$uid" --map-group="$gid" --mount --wd="$cwd" -- "$@"
+echo {STARTED} >&0
+exec 0<&-
+"$unshare" --user --map-user="$uid" --map-group="$gid" --mount --wd="$cwd" -- "$@" <"$input"
 """
 # Sysctls that switch unprivileged user namespaces off, and how each says "off".
 _SWITCHES = (
@@ -79,7 +86,11 @@ class NamespaceRun:
     work: str  # overlayfs' work folder (same file system as `upper`)
     network: bool
 
-    def command(self, argv: tuple[str, ...], cwd: str) -> list[str]:
+    def command(
+        self, argv: tuple[str, ...], cwd: str, *, input_path: str = os.devnull
+    ) -> list[str]:
+        """The argv of the run, to start with its SetupChannel's write end as stdin; the
+        program reads `input_path`."""
         flags = _UNSHARE if self.network else (*_UNSHARE, "--net")
         return [
             _unshare_path(),
@@ -98,8 +109,14 @@ class NamespaceRun:
             "" if self.network else _loopback_command(),
             _system_command("mount"),
             _unshare_path(),
+            input_path,
             *argv,
         ]
+
+    @property
+    def input_path(self) -> str:
+        """Where a run's standard input is written, beside its layers (removed with them)."""
+        return os.path.join(os.path.dirname(self.upper), "stdin")
 
 
 @functools.cache
@@ -177,17 +194,22 @@ def _probe_in(scratch: Path) -> Isolation:
     (lower / "file").write_text("lower")
     spec = NamespaceRun(str(lower), str(upper), str(work), network=False)
     script = "open('file', 'w').write('upper')"
+    channel = SetupChannel()
     try:
         argv = spec.command((sys.executable, "-I", "-S", "-c", script), str(lower))
-        done = subprocess.run(argv, cwd=str(lower), capture_output=True, timeout=30, check=False)
+        done = subprocess.run(
+            argv, cwd=str(lower), stdin=channel.write_fd, capture_output=True, timeout=30
+        )
+        channel.started_child()
+        stderr = done.stderr.decode(errors="replace")
+        problem = channel.problem(done.returncode, stderr)
     except (OSError, subprocess.SubprocessError) as error:
         return Isolation("copy", f"the namespace probe could not run ({error})")
     finally:
+        channel.close()
         _make_removable(work)
-    if done.returncode == 0 and (lower / "file").read_text() == "lower":
+    if problem is None and done.returncode == 0 and (lower / "file").read_text() == "lower":
         return Isolation("namespaces", "the probe mounted an overlay in a user namespace")
-    stderr = done.stderr.decode(errors="replace")
-    problem = setup_problem(done.returncode, stderr)
     said = problem.removeprefix(SETUP_FAILED).strip(" ()") if problem else stderr.strip()
     first = said.splitlines()[0] if said else f"exit code {done.returncode}"
     return Isolation("copy", f"a user namespace with an overlay mount failed here ({first})")

@@ -1,5 +1,9 @@
 """Copying a project's files for the fallback: every file a run may read, none it may damage.
 
+What is left out: version control, caches, environments and build output (`skipped_folder`).
+A link within the project stays a link within the copy; what a link out of it points at is
+copied as content (copy_pool.py), so that no path in the copy leads to the user's files.
+
 No hard links: a link shares the user's inode, so a run writing a file in place (open(p, "w"),
 chmod, truncate) would change the user's file, and nothing tells ahead which files a run will
 open for writing. Each file is a copy-on-write clone where the file system can (FICLONE on
@@ -13,30 +17,40 @@ import os
 import shutil
 import sys
 
-__all__ = ["MAX_FILES", "SKIP_DIRS", "ProjectTooLarge", "clone_or_copy", "link_target"]
+__all__ = [
+    "MAX_FILES",
+    "ProjectTooLarge",
+    "clone_or_copy",
+    "is_environment",
+    "link_in_copy",
+    "skipped_folder",
+]
 
-# Folders a run does not need to see in the copy: version control, environments (the project's
-# interpreter is used from its real place), caches and build output.
-SKIP_DIRS = frozenset(
+# Folders a run never needs in the copy, wherever they are: version control, caches, and
+# environments known by their name (the project's interpreter is used from its real place).
+_ALWAYS_SKIPPED = frozenset(
     {
         ".git",
         ".hg",
         ".svn",
-        ".venv",
-        "venv",
+        ".bzr",
         "node_modules",
+        "__pypackages__",
         "__pycache__",
-        "build",
-        "dist",
         ".tox",
         ".nox",
         ".mypy_cache",
         ".pytest_cache",
         ".ruff_cache",
         ".eggs",
-        "__pypackages__",
     }
 )
+# Build output only beside what builds it, and only when it is not a package of its own: an
+# `app/build/` package or a `docs/build/` a program reads is in the copy.
+_BUILD_OUTPUT = frozenset({"build", "dist"})
+_BUILDS = ("pyproject.toml", "setup.py", "setup.cfg", "package.json")
+# What makes a folder of any name an environment: a virtual environment, a conda one.
+_ENVIRONMENT_MARKS = ("pyvenv.cfg", "conda-meta")
 MAX_FILES = 20_000
 _FICLONE = 0x40049409  # Linux ioctl: share the extents of another file, copy on write
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -57,13 +71,31 @@ def clone_or_copy(source: str, target: str) -> None:
     _clone_or_copy(source, target, clones)
 
 
-def link_target(pointed: str, root: str, dest: str) -> str:
-    """Where a copied symlink points: a link into the project points into the copy instead."""
-    if os.path.isabs(pointed):
-        resolved = os.path.realpath(pointed)
-        if resolved == root or resolved.startswith(root + os.sep):
-            return os.path.join(dest, os.path.relpath(resolved, root))
-    return pointed
+def skipped_folder(name: str, path: str, siblings: frozenset[str]) -> bool:
+    """Whether the copy leaves out the folder `name` at `path`, whose parent holds `siblings`."""
+    if name in _ALWAYS_SKIPPED or name.endswith(".egg-info"):
+        return True
+    return (
+        name in _BUILD_OUTPUT
+        and not siblings.isdisjoint(_BUILDS)
+        and not os.path.exists(os.path.join(path, "__init__.py"))
+    )
+
+
+def is_environment(names: frozenset[str]) -> bool:
+    """Whether a folder holding `names` is an environment (left out of the copy)."""
+    return not names.isdisjoint(_ENVIRONMENT_MARKS)
+
+
+def link_in_copy(pointed: str, link: str, target: str, *, as_written: bool) -> str:
+    """What a link at `link` (relative to the project) says in the copy, when it resolves to
+    `target` inside the project: its own text where that lands on the same file, else the way
+    there from its folder; never a path out of the copy."""
+    folder = os.path.dirname(link)
+    lands = os.path.normpath(os.path.join(folder, pointed)) == os.path.normpath(target)
+    if as_written and not os.path.isabs(pointed) and lands:
+        return pointed
+    return os.path.relpath(target, folder or os.curdir)
 
 
 def _clone_or_copy(source: str, target: str, clones: list[bool]) -> None:

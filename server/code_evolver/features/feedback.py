@@ -10,7 +10,6 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from ..cancel import CancelToken
-from .pygls_patches import forget_progress_token, on_progress_cancelled
 
 log = logging.getLogger("code_evolver.lsp")
 
@@ -51,7 +50,13 @@ class Progress:
                 types.WorkDoneProgressBegin(title=self.title, cancellable=True, message="Starting"),
             )
             self._open = True
-            on_progress_cancelled(self.server, self.token, self.cancel.cancel)
+            # pygls keeps a future per token in `work_done_progress.tokens` (an attribute its
+            # Progress documents) and cancels it on window/workDoneProgress/cancel; it offers
+            # no callback of its own. tests/test_pygls_patches.py checks both.
+            future = self.server.work_done_progress.tokens.get(self.token)
+            if future is not None:
+                cancel = self.cancel.cancel
+                future.add_done_callback(lambda done: cancel() if done.cancelled() else None)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -61,7 +66,8 @@ class Progress:
                 self.token,
                 types.WorkDoneProgressEnd(message="Cancelled" if self.cancel.cancelled else "Done"),
             )
-            forget_progress_token(self.server, self.token)
+            # pygls never drops a finished token's future: a long session would keep every one.
+            self.server.work_done_progress.tokens.pop(self.token, None)
 
     def step(self, message: str) -> None:
         """Report a step; thread-safe."""
