@@ -7,8 +7,10 @@ round times, in rotating order, one run of `prog.py` each way:
 - runner: the runner without isolation (limits, priority, process-group kill), for reference;
 - namespaces: a sandbox place (upper layer with the candidate written in it) and the run in
   user, mount, PID and network namespaces over an overlay of the project (unshare, with a shell
-  as the namespace's first process mounting the overlay);
-- copy: the fallback, a copy of the 2,000-file project kept between runs and brought back in
+  as the namespace's first process mounting the overlay and reporting on its status pipe),
+  `prog.py` started as the checker starts it: through the wrapper that reports its end on the
+  run's private channel;
+- copy: the fallback (the wrapper and its report too), a copy of the 2,000-file project kept between runs and brought back in
   line with the project before each (sandbox/copy_pool.py); the first run of a new copy, which
   copies every file, is timed apart ("first run in a new copy", three times, after the rest).
 
@@ -35,7 +37,7 @@ from benchlib import ROOT, Row, Run, arguments, median, percentile, spread
 
 sys.path.insert(0, str(ROOT / "server"))
 
-from code_evolver.pipeline.runner import run_and_capture
+from code_evolver.pipeline.runner import python_run_command, run_and_capture
 from code_evolver.sandbox import Isolation, Sandbox, isolation_in_force
 
 PROGRAM = "import sys\nprint('hello from', sys.argv[0])\n"
@@ -85,13 +87,17 @@ def sandboxed(root: Path, isolation: Isolation) -> tuple[Callable[[], None], San
 
     def call() -> None:
         with sandbox.place({"prog.py": PROGRAM}) as place:
+            # As the checker runs a file: through the wrapper that proves it reached its end,
+            # with the private report channel (and, with namespaces, the set-up status pipe).
             result = run_and_capture(
-                [sys.executable, place.path("prog.py")],
+                python_run_command(place.path("prog.py")),
                 cwd=place.root,
                 timeout=60,
                 namespace=place.namespace,
+                report=True,
             )
         assert result.ok and result.stdout.startswith("hello"), result
+        assert result.report == ("end",), result
 
     return call, sandbox
 

@@ -85,14 +85,28 @@ def test_the_wrapper_reports_the_end_only_when_the_script_reached_it(ending, tmp
 
 
 SEES = """\
-import json, os, sys
+import inspect, json, os, pickle, sys
 
 import helper
+
+
+class Point:
+    x = 1
+
+
+def double(n):
+    return 2 * n
+
 
 here = os.path.dirname(__file__)
 with open(os.path.join(here, "data.txt")) as by_file, open("top.txt") as by_cwd:
     data = [by_file.read(), by_cwd.read()]
-print(json.dumps([sys.argv, __file__, __name__, sys.path[0], helper.NAME, data]))
+# pickle finds classes of the script in sys.modules["__main__"]; inspect reads its source
+kept = pickle.loads(pickle.dumps(Point())).x
+source = inspect.getsource(double).splitlines()[0]
+main = sys.modules["__main__"].__dict__ is globals()
+seen = [sys.argv, __file__, __name__, sys.path[0], helper.NAME, data, kept, source, main]
+print(json.dumps(seen))
 """
 
 
@@ -110,6 +124,13 @@ def test_the_wrapper_runs_the_script_as_python_does(tmp_path):
     assert json.loads(ours.stdout) == json.loads(theirs.stdout)
     assert json.loads(ours.stdout)[3] == str(app / "app")
     assert ours.report == ("end",)
+
+
+def test_a_script_declaring_its_encoding_runs_as_python_reads_it(tmp_path):
+    script = tmp_path / "latin.py"
+    script.write_bytes("# -*- coding: latin-1 -*-\nprint(ascii('caf\u00e9'))\n".encode("latin-1"))
+    ours, theirs = wrapped(script, cwd=tmp_path), plain(script, cwd=tmp_path)
+    assert ours.stdout == theirs.stdout == "'caf\\xe9'\n" and ours.report == ("end",)
 
 
 TRACEBACK = """\

@@ -64,8 +64,10 @@ def _outcome(report: pytest.TestReport) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if _REPORT is not None:
-        config.pluginmanager.register(_hooks(_REPORT), "code-evolver-report")
+    global _REPORT
+    report, _REPORT = _REPORT, None  # from here on only the hooks' closure holds it
+    if report is not None:
+        config.pluginmanager.register(_hooks(report), "code-evolver-report")
 
 
 # Taken when pytest imports the plugin (-p), before any conftest or test module is imported.
