@@ -529,3 +529,12 @@ def test_cli_fixed_never_comes_with_nothing_ran(fake, write_config, tmp_path):
     proc = fix(root, "tests/test_mean.py", fake, write_config, reply)
     refused(proc, root / "tests" / "test_mean.py", before)
     assert "nothing ran to check it" in proc.stderr
+
+
+def test_the_test_command_shown_to_the_model_is_the_users_without_the_plugin(tmp_path):
+    root = write(tmp_path, {"calc.py": ADD, "tests/test_calc.py": ADD_TESTS})
+    with checker(root, "calc.py") as it:
+        check = it.check(ADD)
+    assert check.tests is not None and check.collected == 3  # the plugin did report
+    assert "-p" in check.tests.argv and "no:cacheprovider" in check.tests.argv
+    assert not any("_code_evolver" in part for part in check.tests.argv)

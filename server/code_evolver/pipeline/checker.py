@@ -391,8 +391,23 @@ class Checker:
         )
         said = read_test_report(result.report)
         if plugin:  # ours, or a configured command running pytest: the report judges it
-            return judged(result, pytest_unproven(result, said)), said
+            # The command as the user would type it: the model is not shown our plugin.
+            shown = _without_plugin(result.argv)
+            return judged(
+                dataclasses.replace(result, argv=shown), pytest_unproven(result, said)
+            ), said
         return result, summary_counts(result.stdout, result.truncated)
+
+
+def _without_plugin(argv: tuple[str, ...]) -> tuple[str, ...]:
+    """`argv` without its `-p _code_evolver_pytest` pair."""
+    out: list[str] = []
+    for part in argv:
+        if part == PYTEST_PLUGIN and out and out[-1] == "-p":
+            out.pop()
+            continue
+        out.append(part)
+    return tuple(out)
 
 
 def _unstartable(program: str, reason: str) -> RunResult:
