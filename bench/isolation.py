@@ -10,9 +10,10 @@ round times, in rotating order, one run of `prog.py` each way:
   as the namespace's first process mounting the overlay and reporting on its status pipe),
   `prog.py` started as the checker starts it: through the wrapper that reports its end on the
   run's private channel;
-- copy: the fallback (the wrapper and its report too), a copy of the 2,000-file project kept between runs and brought back in
-  line with the project before each (sandbox/copy_pool.py); the first run of a new copy, which
-  copies every file, is timed apart ("first run in a new copy", three times, after the rest).
+- copy: the fallback (the wrapper and its report too), a copy of the 2,000-file project kept
+  between runs and brought back in line with the project before each (sandbox/copy_pool.py);
+  the first run of a new copy, which copies every file, is timed apart ("first run in a new
+  copy", three times, after the rest).
 
 Each figure is the median over repeats of the per-repeat median; the overhead rows subtract the
 bare median of the same repeat. Runs of user code get the lowest priority (nice 15, and their
